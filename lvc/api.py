@@ -1,0 +1,150 @@
+"""The library API: ``encode``/``decode`` bytes, ``read``/``write`` paths.
+
+``lvc.encode(array) -> bytes`` and ``lvc.decode(bytes) -> array`` are all a data
+pipeline needs; ``decode_media`` also returns the sample rate and metadata.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .codecs.base import Codec
+from .codecs.registry import DEFAULT_CODEC, all_codecs, get_codec
+from .errors import BadInputError, CorruptStreamError, FormatError, MissingFileError, \
+    ModelMismatchError
+from .formats.container import DEFAULT_LIMITS, Header, Limits, is_lvc, pack, unpack
+from .formats.files import write_bytes_atomic
+from .formats.media import Media, as_audio, as_image, check_layout
+
+PathLike = (str, os.PathLike)
+
+
+def to_media(x, sample_rate=None, codec: Codec | None = None) -> Media:
+    """Accept a Media, an array (image unless audio is implied) or a media file path."""
+    if isinstance(x, Media):
+        if x.modality == "image":
+            return as_image(x.data)
+        if x.modality == "audio":
+            return as_audio(x.data, x.sample_rate)
+        return x
+    if isinstance(x, PathLike):
+        from .formats.io import read_media
+
+        return read_media(x)
+    if hasattr(x, "mode") and hasattr(x, "size"):  # a PIL image
+        from .formats.image_io import image_to_array
+
+        return as_image(image_to_array(x), "PIL image")
+    if sample_rate is not None or (codec is not None and codec.modality == "audio"):
+        return as_audio(x, sample_rate)
+    return as_image(x)
+
+
+def encode(x, codec: str | None = None, quality: int | None = None, *,
+           sample_rate: int | None = None) -> bytes:
+    """Encode an array, PIL image, Media or media file path into ``.lvc`` bytes.
+
+    ``codec`` defaults per modality (``DEFAULT_CODEC``); ``quality`` to the codec's
+    default (higher is better). Arrays are images unless ``sample_rate`` is given or
+    the codec is an audio codec.
+    """
+    c = get_codec(codec) if codec else None
+    media = to_media(x, sample_rate, c)
+    if c is None:
+        c = get_codec(DEFAULT_CODEC[media.modality])
+    c.check_media(media)
+    q = c.check_quality(quality)
+    enc = c.encode(media, q)
+    header = Header(codec=c.id, modality=media.modality, shape=media.shape,
+                    dtype=str(media.data.dtype), quality=q, fingerprint=c.fingerprint(),
+                    sample_rate=media.sample_rate, metadata=enc.metadata)
+    return pack(header, enc.streams)
+
+
+def _load_bytes(data) -> bytes:
+    if isinstance(data, PathLike):
+        path = Path(data)
+        if not path.is_file():
+            raise MissingFileError(f"{path}: no such file")
+        return path.read_bytes()
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise BadInputError(f"expected .lvc bytes or a path, got {type(data).__name__}")
+
+
+def decode_media(data, limits: Limits = DEFAULT_LIMITS) -> Media:
+    """Decode ``.lvc`` bytes (or a path) into a Media with sample rate and metadata."""
+    header, streams = unpack(_load_bytes(data), limits)
+    c = get_codec(header.codec)
+    if header.fingerprint != c.fingerprint():
+        raise ModelMismatchError(
+            f"file was encoded with {header.codec} weights {_hex(header.fingerprint)}, installed "
+            f"weights are {_hex(c.fingerprint())}")
+    if header.modality != c.modality:
+        raise FormatError(f"corrupt header: {c.id} codes {c.modality}, header says {header.modality}")
+    problem = check_layout(header.modality, tuple(header.shape), header.dtype)
+    if problem:
+        raise FormatError(f"corrupt header: {problem}")
+    media = c.decode(header, streams)
+    if media.shape != tuple(header.shape) or str(media.data.dtype) != header.dtype:
+        raise CorruptStreamError(
+            f"decoded {media.data.dtype} {media.shape} but the header declares "
+            f"{header.dtype} {tuple(header.shape)}: the file is corrupt")
+    media.sample_rate = header.sample_rate
+    media.metadata = dict(header.metadata)
+    return media
+
+
+def decode(data, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+    """Decode ``.lvc`` bytes (or a path) into a numpy array (see ``lvc.formats.media``)."""
+    return decode_media(data, limits).data
+
+
+def _hex(fp) -> str:
+    return "none" if fp is None else fp.hex()
+
+
+def read(path) -> Media:
+    """Read any supported file: ``.lvc`` files are decoded, media files loaded."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"{path}: no such file")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if is_lvc(head):
+        return decode_media(path)
+    from .formats.io import read_media
+
+    return read_media(path)
+
+
+def write(path, x, codec: str | None = None, quality: int | None = None, *,
+          sample_rate: int | None = None, overwrite: bool = False) -> Path:
+    """Write ``x`` to ``path``: encoded if the suffix is ``.lvc``, else as a media file
+    (PNG/WAV/... by suffix). Atomic; refuses to replace a file unless ``overwrite``."""
+    path = Path(path)
+    if path.suffix.lower() == ".lvc":
+        return write_bytes_atomic(path, encode(x, codec, quality, sample_rate=sample_rate),
+                                  overwrite)
+    from .formats.io import write_media
+
+    media = to_media(x, sample_rate)
+    write_media(path, media, overwrite=overwrite)
+    return path
+
+
+def list_codecs(available_only: bool = False) -> list:
+    """Every registered codec as a dict (id, modality, lossless, quality range, availability)."""
+    rows = []
+    for cid, info in sorted(all_codecs().items()):
+        reason = info.unavailable_reason()
+        if available_only and reason:
+            continue
+        rows.append({"id": cid, "modality": info.modality, "lossless": info.lossless,
+                     "quality_range": list(info.quality_range),
+                     "default_quality": info.default_quality, "available": reason is None,
+                     "reason": reason, "description": info.description})
+    return rows

@@ -1,0 +1,172 @@
+"""Batch plumbing shared by ``codec encode`` and ``codec decode``.
+
+Inputs (files, directories, globs) become ``Job``s with a planned output path; a
+job runs as a plain top-level function so it can go to a worker process, and turns
+user errors into an error row plus exit code, so one bad file never stops a batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import api
+from ..errors import BadInputError, LVCError, MissingFileError
+from ..formats.container import read_header
+from ..formats.files import check_writable, write_bytes_atomic
+from . import report
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass
+class Job:
+    src: Path
+    dst: Path
+    auto_suffix: bool = False  # decode: append default_suffix(modality) to dst
+    error: LVCError | None = None  # found while planning (no match, name clash)
+
+
+def _listing(folder: Path, suffixes) -> list:
+    return sorted(f for f in folder.iterdir()
+                  if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in suffixes)
+
+
+def expand(args, suffixes, kind: str) -> tuple:
+    """``(items, batch)``: items are ``(path, error-or-None)``; directories contribute
+    their non-hidden files with one of ``suffixes``; patterns the shell left unexpanded
+    are globbed here. ``batch`` says outputs go to a directory."""
+    items, batch = {}, len(args) > 1
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            batch = True
+            files = _listing(path, suffixes)
+            if not files:
+                items[path] = MissingFileError(f"{path}: no {kind} files in this directory")
+        elif path.exists() or not _GLOB_CHARS & set(arg):
+            files = [path]  # a missing plain path fails in its job, with its own name
+        else:
+            batch = True
+            files = sorted(Path(m) for m in glob.glob(arg) if Path(m).is_file())
+            if not files:
+                items[path] = MissingFileError(f"{arg}: no files match")
+        for f in files:
+            items.setdefault(f, None)
+    return list(items.items()), batch
+
+
+def plan(items, batch: bool, output, suffix: str | None) -> list:
+    """Pick each output path. One input: ``output`` is the file (an existing directory
+    or a trailing slash means "into it"). Several inputs: ``output`` is a directory and
+    each output is ``<stem><suffix>``. No ``output``: next to each input. ``suffix``
+    None means "decided by the decoded modality"."""
+    out = Path(output) if output is not None else None
+    into_dir = batch or (out is not None and (out.is_dir() or str(output).endswith(("/", os.sep))))
+    if into_dir and out is not None and out.exists() and not out.is_dir():
+        raise BadInputError(f"-o {out}: several inputs need an output directory, not a file")
+    jobs, taken = [], {}
+    for src, error in items:
+        if into_dir or out is None:
+            dst = (out if out is not None else src.parent) / (src.stem + (suffix or ""))
+        else:
+            dst = out
+        auto = suffix is None and (into_dir or out is None)
+        if error is None and dst in taken:
+            error = BadInputError(f"{src} and {taken[dst]} would both be written to "
+                                  f"{dst}{'.*' if auto else ''}")
+        taken.setdefault(dst, src)
+        jobs.append(Job(src, dst, auto, error))
+    return jobs
+
+
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        raise MissingFileError(f"{path}: no such file")
+
+
+def encode_file(job: Job, codec=None, quality=None, force=False) -> dict:
+    """Encode one media file to ``job.dst``; fail early when the output exists."""
+    _require_file(job.src)
+    check_writable(job.dst, force)
+    data = api.encode(api.to_media(job.src), codec, quality)
+    write_bytes_atomic(job.dst, data, force)
+    return report.result_row(job.src, job.dst, read_header(data), len(data))
+
+
+def decode_file(job: Job, force=False) -> dict:
+    """Decode one ``.lvc`` file; the header (read first) picks the default suffix."""
+    _require_file(job.src)
+    data = job.src.read_bytes()
+    header = read_header(data)
+    dst = job.dst
+    if job.auto_suffix:
+        from ..formats.io import default_suffix
+
+        dst = dst.with_name(dst.name + default_suffix(header.modality))
+    if dst.suffix.lower() == ".lvc":  # api.write would silently re-encode
+        raise BadInputError(f"{dst}: decode writes media files (.png, .wav, .npy, ...), not .lvc")
+    check_writable(dst, force)
+    api.write(dst, api.decode_media(data), overwrite=force)
+    return report.result_row(job.src, dst, header, len(data))
+
+
+def describe(error: Exception, *paths) -> str:
+    """One line for a user error, naming the input file when the message names no file."""
+    if isinstance(error, OSError) and not isinstance(error, LVCError) and error.strerror:
+        message = f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    else:
+        message = str(error)
+    if paths and not any(str(p) in message for p in paths):
+        message = f"{paths[0]}: {message}"
+    return message
+
+
+def run_one(fn, job: Job, options: dict) -> tuple:
+    """``(row, exit_code)``; LVCError and OSError become an error row, bugs propagate."""
+    try:
+        if job.error is not None:
+            raise job.error
+        return fn(job, **options), 0
+    except (LVCError, OSError) as e:
+        if isinstance(e, BrokenPipeError):
+            raise
+        row = report.error_row(job.src, job.dst, describe(e, job.src, job.dst))
+        return row, getattr(e, "exit_code", 1)
+
+
+@contextlib.contextmanager
+def _progress(total: int, enabled: bool, label: str):
+    """Yield an ``advance()`` callable; a rich progress bar on stderr when enabled."""
+    if not enabled:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True,
+                  redirect_stdout=sys.stdout.isatty()) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
+
+
+def run_jobs(fn, jobs: list, options: dict, workers: int = 1, label: str = "working"):
+    """Yield ``(row, exit_code)`` per job in input order; a process pool when
+    ``workers > 1``, a progress bar when several files and stderr is a terminal."""
+    with _progress(len(jobs), len(jobs) > 1 and sys.stderr.isatty(), label) as advance:
+        if workers > 1 and len(jobs) > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+                futures = [pool.submit(run_one, fn, job, options) for job in jobs]
+                for future in futures:
+                    yield future.result()
+                    advance()
+        else:
+            for job in jobs:
+                yield run_one(fn, job, options)
+                advance()

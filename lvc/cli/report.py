@@ -1,0 +1,84 @@
+"""What the CLI prints: rates from file sizes, per-file result rows, ``info`` fields.
+
+Rates always count the whole ``.lvc`` file (header included), as DESIGN.md asks
+for bpp, so numbers printed here match the RD evaluation.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from ..formats.container import Header
+
+
+def rate(header: Header, nbytes: int) -> dict:
+    """``{"bpp": ...}`` for images (bits / H*W), ``{"kbps": ...}`` for audio (bits /
+    duration), ``{"bits_per_sample": ...}`` otherwise; the value is None if undefined."""
+    bits, shape = 8 * nbytes, header.shape
+    if header.modality == "image":
+        pixels = shape[0] * shape[1] if len(shape) >= 2 else 0
+        return {"bpp": bits / pixels if pixels else None}
+    if header.modality == "audio":
+        seconds = shape[0] / header.sample_rate if shape and header.sample_rate else 0
+        return {"kbps": bits / seconds / 1000 if seconds else None}
+    n = header.num_elements
+    return {"bits_per_sample": bits / n if n else None}
+
+
+def format_rate(row: dict) -> str:
+    for key, unit in (("bpp", "bpp"), ("kbps", "kbps"), ("bits_per_sample", "bits/sample")):
+        if key in row:
+            value = row[key]
+            return "n/a " + unit if value is None else f"{value:.4g} {unit}"
+    return ""
+
+
+def result_row(src, dst, header: Header, nbytes: int) -> dict:
+    """One encode/decode result as printed by ``--json`` (``nbytes``: the .lvc size)."""
+    return {"input": str(src), "output": str(dst), "codec": header.codec,
+            "quality": header.quality, "bytes": nbytes, **rate(header, nbytes), "error": None}
+
+
+def error_row(src, dst, message: str) -> dict:
+    return {"input": str(src), "output": None if dst is None else str(dst), "codec": None,
+            "quality": None, "bytes": None, "error": message}
+
+
+def result_line(row: dict) -> str:
+    return (f"{row['input']} -> {row['output']}  {row['codec']} q{row['quality']}  "
+            f"{row['bytes']:,} bytes  {format_rate(row)}")
+
+
+def info_dict(path, data: bytes, header: Header) -> dict:
+    """Everything ``codec info`` shows; stream CRCs are recomputed (``ok``) but nothing
+    is decoded, so this works without the codec installed."""
+    streams, pos = [], header.header_size
+    for i, (n, crc) in enumerate(zip(header.stream_lengths, header.stream_crcs)):
+        ok = zlib.crc32(data[pos:pos + n]) == crc
+        streams.append({"index": i, "bytes": n, "crc32": f"{crc:08x}", "ok": ok})
+        pos += n
+    return {"file": str(path), "format_version": "%d.%d" % tuple(header.version),
+            "codec": header.codec, "modality": header.modality, "shape": list(header.shape),
+            "dtype": header.dtype, "quality": header.quality, "sample_rate": header.sample_rate,
+            "fingerprint": header.fingerprint.hex() if header.fingerprint else None,
+            "metadata": header.metadata, "streams": streams, "header_bytes": header.header_size,
+            "total_bytes": len(data), **rate(header, len(data))}
+
+
+def info_lines(d: dict) -> list:
+    shape = "x".join(map(str, d["shape"]))
+    lines = [f"file            {d['file']}",
+             f"format version  {d['format_version']}",
+             f"codec           {d['codec']} (quality {d['quality']})",
+             f"media           {d['modality']} {shape} {d['dtype']}"]
+    if d["sample_rate"] is not None:
+        lines.append(f"sample rate     {d['sample_rate']} Hz")
+    lines += [f"weights         {d['fingerprint'] or 'none'}",
+              f"metadata        {d['metadata'] or '{}'}",
+              f"size            {d['total_bytes']:,} bytes ({d['header_bytes']} header), "
+              f"{format_rate(d)}",
+              f"streams         {len(d['streams'])}"]
+    for s in d["streams"]:
+        status = "ok" if s["ok"] else "CHECKSUM MISMATCH"
+        lines.append(f"  #{s['index']:<3} {s['bytes']:>10,} bytes  crc32 {s['crc32']}  {status}")
+    return lines

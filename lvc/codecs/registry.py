@@ -1,0 +1,139 @@
+"""Codec registry: stable string ids -> lazily imported codec classes.
+
+Built-in codecs are described here without importing their modules, so ``codec
+list`` and ``codec --help`` never import torch. Other packages add codecs through
+the ``lvc.codecs`` entry-point group (each entry point names a ``Codec``
+subclass), as Pillow and pytest take plugins.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..errors import CodecUnavailableError, UnknownCodecError
+
+ENTRY_POINT_GROUP = "lvc.codecs"
+
+
+@dataclass(frozen=True)
+class CodecInfo:
+    id: str
+    target: str  # "package.module:ClassName"
+    modality: str
+    lossless: bool
+    quality_range: tuple
+    default_quality: int
+    description: str = ""
+    requires: tuple = ()  # importable module names
+    probe: str | None = None  # "module:function" -> None or a reason it cannot run
+    error: str | None = None  # set when a plugin failed to load
+
+    def unavailable_reason(self) -> str | None:
+        """None when the codec can run here, else one line saying why not."""
+        if self.error:
+            return self.error
+        for mod in self.requires:
+            if importlib.util.find_spec(mod) is None:
+                return f"needs the Python package '{mod}'"
+        if self.probe:
+            module, func = self.probe.split(":")
+            return getattr(importlib.import_module(module), func)()
+        return None
+
+    @property
+    def available(self) -> bool:
+        return self.unavailable_reason() is None
+
+
+_CLASSICAL = "lvc.codecs.classical"
+_P = f"{_CLASSICAL}.probes"
+
+BUILTIN = (
+    CodecInfo("png", f"{_CLASSICAL}.image:PngCodec", "image", True, (0, 9), 6,
+              "PNG (lossless); quality = zlib effort", ("PIL",)),
+    CodecInfo("jpeg", f"{_CLASSICAL}.image:JpegCodec", "image", False, (1, 100), 75,
+              "JPEG (libjpeg via Pillow, 4:2:0)", ("PIL",)),
+    CodecInfo("webp", f"{_CLASSICAL}.image:WebpCodec", "image", False, (0, 100), 75,
+              "WebP lossy (method 4)", ("PIL",), f"{_P}:webp"),
+    CodecInfo("avif", f"{_CLASSICAL}.image:AvifCodec", "image", False, (0, 100), 60,
+              "AVIF (libavif via Pillow, speed 6)", ("PIL",), f"{_P}:avif"),
+    CodecInfo("jpegxl", f"{_CLASSICAL}.image:JpegXLCodec", "image", False, (0, 100), 75,
+              "JPEG XL (pillow-jxl-plugin, effort 7)", ("PIL",), f"{_P}:jpegxl"),
+    CodecInfo("flac", f"{_CLASSICAL}.audio:FlacCodec", "audio", True, (0, 8), 5,
+              "FLAC (lossless, integer PCM); quality = compression level", ("soundfile",),
+              f"{_P}:flac"),
+    CodecInfo("opus", f"{_CLASSICAL}.audio:OpusCodec", "audio", False, (0, 10), 5,
+              "Opus in Ogg (libsndfile); 8/12/16/24/48 kHz", ("soundfile",), f"{_P}:opus"),
+    CodecInfo("vorbis", f"{_CLASSICAL}.audio:VorbisCodec", "audio", False, (0, 10), 5,
+              "Vorbis in Ogg (libsndfile)", ("soundfile",), f"{_P}:vorbis"),
+    CodecInfo("mp3", f"{_CLASSICAL}.audio:Mp3Codec", "audio", False, (0, 10), 5,
+              "MP3 (libsndfile with LAME/mpg123)", ("soundfile",), f"{_P}:mp3"),
+)
+
+DEFAULT_CODEC = {"image": "webp", "audio": "opus"}
+"""Codec used when none is named, per modality (LiVeAction replaces these once trained)."""
+
+
+@lru_cache(maxsize=1)
+def _plugins() -> dict:
+    """CodecInfo for every codec installed through the entry-point group."""
+    from importlib.metadata import entry_points
+
+    out = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            cls = ep.load()
+            out[cls.id or ep.name] = CodecInfo(
+                cls.id or ep.name, ep.value, cls.modality, cls.lossless,
+                tuple(cls.quality_range), cls.default_quality, cls.description)
+        except Exception as e:  # a broken plugin must not break lvc; list it as unavailable
+            out[ep.name] = CodecInfo(ep.name, ep.value, "image", False, (0, 0), 0,
+                                     error=f"plugin failed to load: {e}")
+    return out
+
+
+_RUNTIME: dict = {}
+
+
+def register(cls) -> type:
+    """Register a ``Codec`` subclass at run time (usable as a class decorator).
+
+    For codecs that live in a script or notebook; installed packages should use the
+    ``lvc.codecs`` entry-point group instead.
+    """
+    if not getattr(cls, "id", ""):
+        raise ValueError("a codec class needs a non-empty `id`")
+    _RUNTIME[cls.id] = CodecInfo(cls.id, f"{cls.__module__}:{cls.__qualname__}", cls.modality,
+                                 cls.lossless, tuple(cls.quality_range), cls.default_quality,
+                                 cls.description)
+    get_codec.cache_clear()
+    return cls
+
+
+def all_codecs() -> dict:
+    """id -> CodecInfo for built-in, plugin and run-time codecs (built-ins win on id clashes)."""
+    out = dict(_plugins())
+    out.update(_RUNTIME)
+    out.update({c.id: c for c in BUILTIN})
+    return out
+
+
+def codec_info(codec_id: str) -> CodecInfo:
+    codecs = all_codecs()
+    if codec_id not in codecs:
+        raise UnknownCodecError(f"unknown codec '{codec_id}' (known: {', '.join(sorted(codecs))})")
+    return codecs[codec_id]
+
+
+@lru_cache(maxsize=None)
+def get_codec(codec_id: str):
+    """An instance of the codec, importing its module now; raises if it cannot run here."""
+    info = codec_info(codec_id)
+    reason = info.unavailable_reason()
+    if reason:
+        raise CodecUnavailableError(f"codec '{codec_id}' is unavailable: {reason}")
+    module, cls = info.target.split(":")
+    return getattr(importlib.import_module(module), cls)()

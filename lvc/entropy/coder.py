@@ -1,0 +1,328 @@
+"""Entropy coding on constriction's ANS coder: the one coder every lvc codec uses.
+
+As in constriction, the coder knows nothing about networks: each call gets the
+symbols plus the model (integer tables and a table index per symbol, or one
+probability vector per symbol).
+
+Stream layout (little-endian): ``crc32(all symbols as int32, in decode order) : u32`` followed by the
+ANS words (``u32`` each). Decoding checks that the ANS state is exactly used up
+and that the CRC of the decoded symbols matches, so a decoder whose model differs
+from the encoder's (the classic 1-ulp desynchronisation) raises
+``CorruptStreamError`` instead of returning garbage.
+"""
+
+from __future__ import annotations
+
+import zlib
+from functools import lru_cache
+
+import numpy as np
+import constriction
+
+from ..errors import BadInputError, CorruptStreamError
+from . import escape
+from .tables import FrequencyTables, ScaleTable
+
+_model = constriction.stream.model
+_INT32 = (-(2**31), 2**31 - 1)
+_CRC = 4
+
+
+# ---------------------------------------------------------------- framing
+def _frame(crc: int, coder) -> bytes:
+    return crc.to_bytes(_CRC, "little") + coder.get_compressed().astype("<u4").tobytes()
+
+
+def _unframe(data) -> tuple[int, "constriction.stream.stack.AnsCoder"]:
+    data = bytes(data)
+    if len(data) < _CRC or (len(data) - _CRC) % 4:
+        raise CorruptStreamError("entropy stream has an invalid length (truncated or corrupt)")
+    words = np.frombuffer(data, "<u4", offset=_CRC).astype(np.uint32)
+    if words.size and words[-1] == 0:
+        raise CorruptStreamError("entropy stream is corrupt (invalid final word)")
+    try:
+        coder = constriction.stream.stack.AnsCoder(words)
+    except BaseException as e:  # constriction raises Rust panics as BaseException
+        _reraise_fatal(e)
+        raise CorruptStreamError(f"entropy stream is corrupt ({e})") from None
+    return int.from_bytes(data[:_CRC], "little"), coder
+
+
+def _reraise_fatal(e: BaseException) -> None:
+    if isinstance(e, (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)):
+        raise e
+
+
+def _guard(fn, *args):
+    """Run a constriction call, turning its panics into a CorruptStreamError."""
+    try:
+        return fn(*args)
+    except BaseException as e:
+        _reraise_fatal(e)
+        raise CorruptStreamError(f"entropy stream is corrupt ({e})") from None
+
+
+# ---------------------------------------------------------------- table models
+@lru_cache(maxsize=64)
+def _categoricals(tables: FrequencyTables) -> tuple:
+    """One concrete constriction model per table (built once per table set)."""
+    scale = float(1 << tables.precision)
+    return tuple(_model.Categorical(p / scale, perfect=False) for p in tables.pmfs)
+
+
+def _as_tables(tables) -> FrequencyTables:
+    if isinstance(tables, ScaleTable):
+        return tables.tables
+    if isinstance(tables, FrequencyTables):
+        return tables
+    raise BadInputError("tables must be a FrequencyTables or ScaleTable")
+
+
+def _check_indexes(indexes, n_tables: int, shape=None) -> np.ndarray:
+    idx = np.asarray(indexes)
+    if shape is not None and idx.shape != shape:
+        raise BadInputError(f"indexes shape {idx.shape} does not match symbols {shape}")
+    if idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0
+                     or idx.max() >= n_tables):
+        raise BadInputError(f"table indexes must be integers in [0, {n_tables})")
+    return idx.astype(np.uint8 if n_tables <= 256 else np.int32, copy=False)
+
+
+def _as_int32(sym: np.ndarray) -> np.ndarray:
+    if sym.dtype == np.int32:
+        return sym
+    if sym.size and (sym.min() < _INT32[0] or sym.max() > _INT32[1]):
+        raise BadInputError("symbols must fit in int32")
+    return sym.astype(np.int32)
+
+
+def _groups(idx_flat: np.ndarray, n_tables: int):
+    order = np.argsort(idx_flat, kind="stable")  # radix sort for uint8
+    counts = np.bincount(idx_flat, minlength=n_tables)
+    return order, counts
+
+
+class Encoder:
+    """Collects coding calls in decode order, then writes them into one ANS stream.
+
+    ANS is a stack, so ``finish()`` pushes the parts in reverse; the matching
+    ``Decoder`` pops them in the order they were added. Use several parts in one
+    stream when a decoder's later models depend on earlier symbols (hyperprior
+    then latents, slice after slice, pixel after pixel).
+    """
+
+    def __init__(self):
+        self._pushes = []
+        self._crc = 0
+
+    def indexed(self, symbols, indexes, tables) -> None:
+        """Integer ``symbols`` (any int32); symbol i uses table ``indexes[i]``.
+
+        Symbols are grouped by table index and each group is coded with one model
+        (the fast path). Values outside a table's support are escaped, never clipped.
+        """
+        tables = _as_tables(tables)
+        sym = np.asarray(symbols)
+        if sym.size and not np.issubdtype(sym.dtype, np.integer):
+            raise BadInputError("symbols must be integers (round(y - mu) for residuals)")
+        idx = _check_indexes(indexes, len(tables), sym.shape).ravel()
+        sym = _as_int32(sym).ravel()
+        order, counts = _groups(idx, len(tables))
+        grouped = sym[order]
+        escaped = []  # (symbols, k) per group, in group order
+        for k, seg in _segments(grouped, counts):
+            lo, sup = tables.offsets32[k], int(tables.supports32[k])
+            seg -= lo  # wraps for far-out values; as uint32 it is < sup
+            esc = seg.view(np.uint32) >= sup  # exactly when lo <= value < lo + sup
+            if esc.any():
+                escaped.append((seg[esc] + lo, k))  # wraps back to the original value
+                seg[esc] = sup
+        parts = _split_escapes(escaped, tables) if escaped else None
+        self._add(sym, lambda coder: _push_indexed(coder, grouped, counts, tables, parts))
+
+    def residuals(self, residuals, indexes, table: ScaleTable) -> None:
+        """Gaussian/Laplace residuals ``round(y - mu)``, indexes from ``table.indexes(scales)``."""
+        self.indexed(residuals, indexes, table)
+
+    def categorical(self, symbols, probs) -> None:
+        """``symbols[i]`` in ``[0, K)`` with its own probability vector ``probs[i]``.
+
+        Zero probabilities are allowed: constriction gives every symbol at least the
+        smallest representable mass, so any symbol in range is codable.
+        """
+        sym = np.asarray(symbols)
+        if sym.size and not np.issubdtype(sym.dtype, np.integer):
+            raise BadInputError("categorical symbols must be integers")
+        sym = sym.astype(np.int64).ravel()
+        p = _check_probs(probs, sym.size)
+        if sym.size and (sym.min() < 0 or sym.max() >= p.shape[1]):
+            raise BadInputError(f"categorical symbols must lie in [0, {p.shape[1]})")
+        s32 = sym.astype(np.int32)
+        if sym.size:
+            self._add(sym, lambda coder: coder.encode_reverse(
+                s32, _model.Categorical(perfect=False), p))
+
+    def _add(self, sym: np.ndarray, push) -> None:
+        self._crc = zlib.crc32(np.ascontiguousarray(sym, "<i4").tobytes(), self._crc)
+        self._pushes.append(push)
+
+    def finish(self) -> bytes:
+        coder = constriction.stream.stack.AnsCoder()
+        for push in reversed(self._pushes):
+            push(coder)
+        return _frame(self._crc, coder)
+
+
+def _segments(grouped: np.ndarray, counts: np.ndarray):
+    """(table index, view of its symbols) for every non-empty group, in index order."""
+    ends = np.cumsum(counts)
+    for k in np.flatnonzero(counts):
+        yield int(k), grouped[ends[k] - counts[k]: ends[k]]
+
+
+def _split_escapes(escaped, tables: FrequencyTables):
+    values = np.concatenate([v for v, _ in escaped]).astype(np.int64)
+    ks = np.concatenate([np.full(v.size, k) for v, k in escaped])
+    lo = tables.offsets[ks]
+    return escape.split(values, lo, lo + tables.supports[ks] - 1)
+
+
+def _push_indexed(coder, grouped, counts, tables, parts) -> None:
+    if parts is not None:
+        signs, nbits, values, sizes = parts
+        if values.size:
+            coder.encode_reverse(values, _model.Uniform(), sizes)
+        coder.encode_reverse(nbits, _model.Uniform(escape.N_SIZE))
+        coder.encode_reverse(signs, _model.Uniform(2))
+    models = _categoricals(tables)
+    for k, seg in reversed(list(_segments(grouped, counts))):
+        coder.encode_reverse(seg, models[k])
+
+
+class Decoder:
+    """Pops the parts an ``Encoder`` wrote, in the same order; ``finish()`` verifies."""
+
+    def __init__(self, data):
+        self._expected_crc, self._coder = _unframe(data)
+        self._crc = 0
+
+    def indexed(self, indexes, tables) -> np.ndarray:
+        """int32 symbols shaped like ``indexes``."""
+        tables = _as_tables(tables)
+        idx_in = _check_indexes(indexes, len(tables))
+        idx = idx_in.ravel()
+        coder = self._coder
+        order, counts = _groups(idx, len(tables))
+        models = _categoricals(tables)
+        grouped = np.empty(idx.size, np.int32)
+        segments = list(_segments(grouped, counts))
+        for k, seg in segments:
+            seg[:] = _guard(coder.decode, models[k], seg.size)
+        escaped = []
+        for k, seg in segments:
+            esc = seg == tables.supports32[k]  # the escape symbol
+            if esc.any():
+                escaped.append((seg, esc, k))
+            seg += tables.offsets32[k]
+        if escaped:
+            self._decode_escapes(escaped, tables)
+        sym = np.empty(idx.size, np.int32)
+        sym[order] = grouped
+        return self._got(sym).reshape(idx_in.shape)
+
+    def _decode_escapes(self, escaped, tables: FrequencyTables) -> None:
+        """Decode the escape parts and write the escaped values into their segments."""
+        coder = self._coder
+        n_esc = sum(int(esc.sum()) for _, esc, _ in escaped)
+        signs = _guard(coder.decode, _model.Uniform(2), n_esc)
+        nbits = _guard(coder.decode, _model.Uniform(escape.N_SIZE), n_esc)
+        if nbits.max() > escape.MAX_BITS:
+            raise CorruptStreamError("entropy stream is corrupt (bad escape)")
+        sizes = escape.chunk_sizes(nbits)
+        values = _guard(coder.decode, _model.Uniform(), sizes) if sizes.size \
+            else np.zeros(0, np.int32)
+        ks = np.concatenate([np.full(int(esc.sum()), k) for _, esc, k in escaped])
+        lo = tables.offsets[ks]
+        full = escape.join(signs, nbits, values, lo, lo + tables.supports[ks] - 1)
+        if full.min() < _INT32[0] or full.max() > _INT32[1]:
+            raise CorruptStreamError("entropy stream desynchronised (escape out of int32 range)")
+        start = 0
+        for seg, esc, _ in escaped:
+            n = int(esc.sum())
+            seg[esc] = full[start: start + n]
+            start += n
+
+    def residuals(self, indexes, table: ScaleTable) -> np.ndarray:
+        return self.indexed(indexes, table)
+
+    def categorical(self, probs) -> np.ndarray:
+        p = np.ascontiguousarray(probs, dtype=np.float64)
+        p = _check_probs(p, p.shape[0] if p.ndim == 2 else -1)
+        if not p.shape[0]:
+            return np.zeros(0, np.int32)
+        sym = _guard(self._coder.decode, _model.Categorical(perfect=False), p)
+        return self._got(sym.astype(np.int32))
+
+    def _got(self, sym: np.ndarray) -> np.ndarray:
+        self._crc = zlib.crc32(np.ascontiguousarray(sym, "<i4").tobytes(), self._crc)
+        return sym
+
+    def finish(self) -> None:
+        """Raise ``CorruptStreamError`` unless the stream was consumed exactly and the
+        CRC of all decoded symbols matches the encoder's."""
+        if not self._coder.is_empty():
+            raise CorruptStreamError("entropy stream desynchronised (data left after decoding)")
+        if self._crc != self._expected_crc:
+            raise CorruptStreamError("entropy stream desynchronised (symbol CRC mismatch)")
+
+
+# ---------------------------------------------------------------- one-shot helpers
+def encode_indexed(symbols, indexes, tables) -> bytes:
+    """One-part stream: see ``Encoder.indexed``."""
+    enc = Encoder()
+    enc.indexed(symbols, indexes, tables)
+    return enc.finish()
+
+
+def decode_indexed(data, indexes, tables) -> np.ndarray:
+    dec = Decoder(data)
+    out = dec.indexed(indexes, tables)
+    dec.finish()
+    return out
+
+
+encode_residuals = encode_indexed
+decode_residuals = decode_indexed
+
+
+def channel_indexes(shape, axis: int = 1) -> np.ndarray:
+    """Table index = channel number, broadcast to ``shape`` (for per-channel factorized tables)."""
+    shape = tuple(shape)
+    view = [1] * len(shape)
+    view[axis] = shape[axis]
+    return np.broadcast_to(np.arange(shape[axis], dtype=np.int32).reshape(view), shape)
+
+
+# ---------------------------------------------------------------- categorical
+def _check_probs(probs, n: int) -> np.ndarray:
+    p = np.ascontiguousarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] != n or (n and p.shape[1] < 2):
+        raise BadInputError(f"probs must have shape ({n}, K>=2), got {p.shape}")
+    if n and (not np.all(np.isfinite(p)) or p.min() < 0 or p.sum(axis=1).min() <= 0):
+        raise BadInputError("probabilities must be finite, non-negative, each row with positive mass")
+    return p
+
+
+def encode_categorical(symbols, probs) -> bytes:
+    """One-part stream: see ``Encoder.categorical``."""
+    enc = Encoder()
+    enc.categorical(symbols, probs)
+    return enc.finish()
+
+
+def decode_categorical(data, probs) -> np.ndarray:
+    """Inverse of ``encode_categorical`` (``probs`` must be bit-identical)."""
+    dec = Decoder(data)
+    out = dec.categorical(probs)
+    dec.finish()
+    return out

@@ -1,0 +1,90 @@
+"""The one error hierarchy of lvc.
+
+Every failure a user can cause (bad file, wrong codec, corrupt stream, missing
+dependency) is an ``LVCError`` subclass with a one-line message and a distinct
+process exit code, so the CLI can print one line and exit without a traceback.
+This module imports nothing from lvc so every layer can use it.
+"""
+
+from __future__ import annotations
+
+
+class LVCError(Exception):
+    """Base of all lvc errors. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class BadInputError(LVCError, ValueError):
+    """The caller passed something lvc cannot use (bad array, quality, option)."""
+
+    exit_code = 2
+
+
+class UnsupportedMediaError(BadInputError):
+    """A file or array that is not a supported image/audio signal for this codec."""
+
+    exit_code = 3
+
+
+class MissingFileError(LVCError, FileNotFoundError):
+    """An input path does not exist."""
+
+    exit_code = 3
+
+
+class OutputExistsError(LVCError, FileExistsError):
+    """The output exists and ``--force`` / ``overwrite=True`` was not given."""
+
+    exit_code = 4
+
+
+class FormatError(LVCError):
+    """Bytes that are not a valid .lvc file. Subclasses say what exactly is wrong."""
+
+    exit_code = 5
+
+
+class NotLVCError(FormatError):
+    """The magic bytes are not those of an .lvc file."""
+
+
+class VersionError(FormatError):
+    """The file was written by a newer major version of the format."""
+
+
+class TruncatedError(FormatError):
+    """The file ends before the header or a declared stream does."""
+
+
+class ChecksumError(FormatError):
+    """A header or stream checksum does not match: the bytes were corrupted."""
+
+
+class LimitError(FormatError):
+    """Declared dimensions or sizes exceed the safety limit (refused before allocating)."""
+
+
+class CorruptStreamError(FormatError):
+    """An entropy-coded stream failed to decode or its symbol CRC did not match."""
+
+
+class UnknownCodecError(LVCError, KeyError):
+    """No codec is registered under this id."""
+
+    exit_code = 6
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CodecUnavailableError(LVCError):
+    """The codec is registered but cannot run here (missing dependency or weights)."""
+
+    exit_code = 6
+
+
+class ModelMismatchError(LVCError):
+    """The file was encoded with different weights than the ones installed."""
+
+    exit_code = 7

@@ -1,0 +1,29 @@
+"""Registered one-byte codec tags, so a header spends 1 byte on the codec, not its name.
+
+Like FourCC codes: a tag, once given, is never reused or changed (golden files pin
+them). Codecs without a tag (plugins, experiments) are stored by their id string.
+"""
+
+from __future__ import annotations
+
+from ..errors import UnknownCodecError
+
+CODEC_TAGS = {
+    # classical image baselines
+    "png": 1, "jpeg": 2, "webp": 3, "avif": 4, "jpegxl": 5,
+    # classical audio baselines
+    "flac": 16, "opus": 17, "vorbis": 18, "mp3": 19,
+}
+_BY_TAG = {v: k for k, v in CODEC_TAGS.items()}
+
+
+def tag_for_codec(codec_id: str) -> int:
+    """The registered tag, or 0 when the id is stored as a string."""
+    return CODEC_TAGS.get(codec_id, 0)
+
+
+def codec_for_tag(tag: int) -> str:
+    try:
+        return _BY_TAG[tag]
+    except KeyError:
+        raise UnknownCodecError(f"unknown codec tag {tag} (file written by a newer lvc?)") from None
