@@ -70,7 +70,8 @@ def lvc_file(tmp_path, png):
 
 
 # ------------------------------------------------------------------ round trips
-@pytest.mark.parametrize("codec,min_psnr", [("png", None), ("jpeg", 25), ("webp", 25)])
+@pytest.mark.parametrize("codec,min_psnr", [("png", None), ("jpeg", 25), ("webp", 25),
+                                            ("avif", 25), ("jpegxl", 25)])
 def test_image_round_trip(tmp_path, png, image, codec, min_psnr):
     ok(run("encode", png, "-o", tmp_path / "a.lvc", "-c", codec))
     result = ok(run("decode", tmp_path / "a.lvc", "-o", tmp_path / "b.png"))
@@ -93,6 +94,20 @@ def test_flac_round_trip_default_names(wav):
     decoded, rate = sf.read(wav, dtype="int16")
     assert rate == 16000
     np.testing.assert_array_equal(decoded, sample_audio(0.5, 16000))
+
+
+@pytest.mark.parametrize("codec", ["opus", "vorbis", "mp3"])
+def test_lossy_audio_round_trip_and_info(tmp_path, wav, codec):
+    out = tmp_path / f"{codec}.lvc"
+    ok(run("encode", wav, "-o", out, "-c", codec))
+    ok(run("decode", out, "-o", tmp_path / f"{codec}.wav"))
+    decoded, rate = sf.read(tmp_path / f"{codec}.wav", dtype="int16")
+    original = sample_audio(0.5, 16000)
+    assert rate == 16000 and decoded.shape == original.shape
+    assert np.corrcoef(decoded.astype(float), original.astype(float))[0, 1] > 0.8
+    info = json.loads(ok(run("info", out, "--json")).stdout)
+    assert info["codec"] == codec
+    assert info["kbps"] == pytest.approx(8 * out.stat().st_size / 0.5 / 1000, rel=1e-3)
 
 
 # ------------------------------------------------------------------ batches
