@@ -30,6 +30,15 @@ class CodecInfo:
     requires: tuple = ()  # importable module names
     probe: str | None = None  # "module:function" -> None or a reason it cannot run
     error: str | None = None  # set when a plugin failed to load
+    rd_qualities: tuple = ()  # default sweep for RD curves; empty: spread over the range
+
+    def sweep_qualities(self) -> tuple:
+        """Qualities an RD evaluation uses unless told otherwise (low to high)."""
+        if self.rd_qualities:
+            return tuple(self.rd_qualities)
+        lo, hi = self.quality_range
+        n = min(6, hi - lo + 1)
+        return tuple(sorted({round(lo + i * (hi - lo) / max(n - 1, 1)) for i in range(n)}))
 
     def unavailable_reason(self) -> str | None:
         """None when the codec can run here, else one line saying why not."""
@@ -55,13 +64,17 @@ BUILTIN = (
     CodecInfo("png", f"{_CLASSICAL}.image:PngCodec", "image", True, (0, 9), 6,
               "PNG (lossless); quality = zlib effort", ("PIL",)),
     CodecInfo("jpeg", f"{_CLASSICAL}.image:JpegCodec", "image", False, (1, 100), 75,
-              "JPEG (libjpeg via Pillow, 4:2:0)", ("PIL",)),
+              "JPEG (libjpeg via Pillow, 4:2:0)", ("PIL",),
+              rd_qualities=(10, 20, 30, 40, 50, 60, 70, 80, 90, 95)),
     CodecInfo("webp", f"{_CLASSICAL}.image:WebpCodec", "image", False, (0, 100), 75,
-              "WebP lossy (method 4)", ("PIL",), f"{_P}:webp"),
+              "WebP lossy (method 4)", ("PIL",), f"{_P}:webp",
+              rd_qualities=(5, 20, 35, 50, 65, 80, 90, 95)),
     CodecInfo("avif", f"{_CLASSICAL}.image:AvifCodec", "image", False, (0, 100), 60,
-              "AVIF (libavif via Pillow, speed 6)", ("PIL",), f"{_P}:avif"),
+              "AVIF (libavif via Pillow, speed 6)", ("PIL",), f"{_P}:avif",
+              rd_qualities=(10, 25, 40, 55, 70, 80, 90)),
     CodecInfo("jpegxl", f"{_CLASSICAL}.image:JpegXLCodec", "image", False, (0, 100), 75,
-              "JPEG XL (pillow-jxl-plugin, effort 7)", ("PIL",), f"{_P}:jpegxl"),
+              "JPEG XL (pillow-jxl-plugin, effort 7)", ("PIL",), f"{_P}:jpegxl",
+              rd_qualities=(10, 25, 40, 55, 70, 80, 90, 95)),
     CodecInfo("flac", f"{_CLASSICAL}.audio:FlacCodec", "audio", True, (0, 8), 5,
               "FLAC (lossless, integer PCM); quality = compression level", ("soundfile",),
               f"{_P}:flac"),
