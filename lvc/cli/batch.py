@@ -7,7 +7,7 @@ user errors into an error row plus exit code, so one bad file never stops a batc
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import glob
 import os
 import sys
@@ -139,34 +139,15 @@ def run_one(fn, job: Job, options: dict) -> tuple:
         return row, getattr(e, "exit_code", 1)
 
 
-@contextlib.contextmanager
-def _progress(total: int, enabled: bool, label: str):
-    """Yield an ``advance()`` callable; a rich progress bar on stderr when enabled."""
-    if not enabled:
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True,
-                  redirect_stdout=sys.stdout.isatty()) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
-
-
-def run_jobs(fn, jobs: list, options: dict, workers: int = 1, label: str = "working"):
+def run_jobs(fn, jobs: list, options: dict, workers: int = 1, label: str = "working",
+             scheduler: str | None = None):
     """Yield ``(row, exit_code)`` per job in input order; a process pool when
-    ``workers > 1``, a progress bar when several files and stderr is a terminal."""
-    with _progress(len(jobs), len(jobs) > 1 and sys.stderr.isatty(), label) as advance:
-        if workers > 1 and len(jobs) > 1:
-            from concurrent.futures import ProcessPoolExecutor
+    ``workers > 1``, Dask with ``scheduler``, a progress bar when several files and
+    stderr is a terminal."""
+    from ..eval.parallel import map_ordered, progress
 
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-                futures = [pool.submit(run_one, fn, job, options) for job in jobs]
-                for future in futures:
-                    yield future.result()
-                    advance()
-        else:
-            for job in jobs:
-                yield run_one(fn, job, options)
-                advance()
+    with progress(len(jobs), label) as advance:
+        for result in map_ordered(functools.partial(run_one, fn, options=options), jobs,
+                                  workers, scheduler):
+            yield result
+            advance()

@@ -95,15 +95,18 @@ def _batch_options(fn):
                      help="Print a JSON list of per-file results on stdout."),
         click.option("-j", "--workers", type=click.IntRange(min=1), default=1, metavar="N",
                      help="Worker processes for several files (default: 1)."),
+        click.option("--scheduler", metavar="ADDR",
+                     help="Run on Dask: 'local[:N]' starts a local cluster, tcp://host:port "
+                          "uses a running scheduler (needs lvc[dist])."),
     )):
         fn = option(fn)
     return click.argument("inputs", nargs=-1, required=True, metavar="IN...")(fn)
 
 
-def _report(jobs, fn, options, workers, as_json, label):
+def _report(jobs, fn, options, workers, as_json, label, scheduler=None):
     """Run the jobs, print one line per file (or JSON), exit with the first failure's code."""
     rows, first_failure = [], 0
-    for row, code in batch.run_jobs(fn, jobs, options, workers, label):
+    for row, code in batch.run_jobs(fn, jobs, options, workers, label, scheduler):
         rows.append(row)
         if row["error"]:
             click.echo(f"error: {row['error']}", err=True)
@@ -129,7 +132,7 @@ Examples:
 @click.option("-q", "--quality", type=int, metavar="Q",
               help="Quality in the codec's range, higher is better (default: the codec's).")
 @_batch_options
-def encode(inputs, output, force, as_json, workers, codec, quality):
+def encode(inputs, output, force, as_json, workers, scheduler, codec, quality):
     """Encode image or audio files into .lvc files.
 
     IN may be files, directories (their media files, not recursive, hidden
@@ -142,7 +145,7 @@ def encode(inputs, output, force, as_json, workers, codec, quality):
     items, is_batch = batch.expand(inputs, MEDIA_SUFFIXES, "media")
     jobs = batch.plan(items, is_batch, output, ".lvc")
     _report(jobs, batch.encode_file, {"codec": codec, "quality": quality, "force": force},
-            workers, as_json, "encoding")
+            workers, as_json, "encoding", scheduler)
 
 
 @cli.command(epilog="""\b
@@ -152,7 +155,7 @@ Examples:
   codec decode encoded/ -o decoded/
 """)
 @_batch_options
-def decode(inputs, output, force, as_json, workers):
+def decode(inputs, output, force, as_json, workers, scheduler):
     """Decode .lvc files back to image or audio files.
 
     The output format follows OUT's suffix (.png, .wav, .flac, .npy, ...); by
@@ -161,7 +164,7 @@ def decode(inputs, output, force, as_json, workers):
     """
     items, is_batch = batch.expand(inputs, {".lvc"}, ".lvc")
     jobs = batch.plan(items, is_batch, output, None)
-    _report(jobs, batch.decode_file, {"force": force}, workers, as_json, "decoding")
+    _report(jobs, batch.decode_file, {"force": force}, workers, as_json, "decoding", scheduler)
 
 
 @cli.command()
@@ -242,6 +245,15 @@ def demo(out_dir, codec, quality):
         f"  codec decode {p['encoded']} -o {p['decoded']} --force",
         f"  codec info {p['encoded']}",
     ]))
+
+
+from .eval_cmd import eval_group  # noqa: E402  (subcommand modules import this one's group)
+
+cli.add_command(eval_group)
+
+from .bench_cmd import bench  # noqa: E402
+
+cli.add_command(bench)
 
 
 def main(argv=None):
