@@ -1,0 +1,70 @@
+"""Resumable training checkpoints without pickle: one safetensors file holding the
+model weights, the optimizer state and (as JSON metadata) step, config and log.
+
+Written atomically, so an interrupted save never leaves a broken checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..formats.files import atomic_output
+
+
+def save_checkpoint(path, model, optimizer, step: int, meta: dict | None = None) -> Path:
+    import torch
+    from safetensors.torch import save_file
+
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    scalars = {}
+    for pid, state in opt["state"].items():
+        for key, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{pid}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{pid}.{key}"] = value
+    info = {"step": step, "param_groups": opt["param_groups"], "optim_scalars": scalars,
+            **(meta or {})}
+    with atomic_output(path, overwrite=True) as tmp:
+        save_file(tensors, str(tmp), metadata={"lvc": json.dumps(info)})
+    return Path(path)
+
+
+def load_checkpoint(path, model, optimizer=None) -> dict:
+    """Restore model (and optimizer) state in place; returns the metadata dict."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        info = json.loads(f.metadata()["lvc"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    if optimizer is not None:
+        state: dict = {}
+        for k, v in tensors.items():
+            if k.startswith("optim."):
+                _, pid, key = k.split(".", 2)
+                state.setdefault(int(pid), {})[key] = v
+        for k, v in info["optim_scalars"].items():
+            pid, key = k.split(".", 1)
+            state.setdefault(int(pid), {})[key] = v
+        optimizer.load_state_dict({"state": state, "param_groups": info["param_groups"]})
+    return info
+
+
+class JsonlLog:
+    """Append-only training log, one JSON object per line (read back with ``read``)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, **row) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def read(self) -> list:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]

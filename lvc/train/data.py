@@ -1,0 +1,65 @@
+"""Random training crops from a folder of images (BSDS500 by default).
+
+All images are decoded once into memory (BSDS500 train+test is about 230 MB as
+uint8), then crops are drawn with a seeded generator, so a resumed run can
+continue the same stream by seeding with the step number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BadInputError, MissingFileError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def load_folder(folders, min_side: int = 0) -> list:
+    """RGB uint8 arrays of every image in ``folders`` (sorted, so the order is stable)."""
+    from ..formats.image_io import read_image
+
+    images = []
+    for folder in [folders] if isinstance(folders, (str, Path)) else folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise MissingFileError(f"{folder}: no such training folder")
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            x = read_image(path).data
+            if x.ndim == 2:
+                x = np.repeat(x[:, :, None], 3, axis=2)
+            x = x[:, :, :3]
+            if min(x.shape[:2]) >= min_side:
+                images.append(np.ascontiguousarray(x))
+    if not images:
+        raise BadInputError(f"no training images found in {folders}")
+    return images
+
+
+class CropSampler:
+    """Batches of random ``size`` x ``size`` crops with random flips, as float [-1, 1]
+    NCHW arrays; ``batch(step)`` is a pure function of (seed, step)."""
+
+    def __init__(self, images: list, size: int = 256, batch_size: int = 8, seed: int = 0):
+        self.images = [im for im in images if min(im.shape[:2]) >= size]
+        if not self.images:
+            raise BadInputError(f"no training image is at least {size} px on both sides")
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+
+    def batch(self, step: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, step])
+        out = np.empty((self.batch_size, 3, self.size, self.size), np.float32)
+        for i in range(self.batch_size):
+            im = self.images[rng.integers(len(self.images))]
+            y = rng.integers(0, im.shape[0] - self.size + 1)
+            x = rng.integers(0, im.shape[1] - self.size + 1)
+            crop = im[y: y + self.size, x: x + self.size]
+            if rng.random() < 0.5:
+                crop = crop[:, ::-1]
+            if rng.random() < 0.5:
+                crop = np.rot90(crop)
+            out[i] = crop.transpose(2, 0, 1) / 127.5 - 1.0
+        return out
