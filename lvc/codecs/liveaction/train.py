@@ -1,0 +1,145 @@
+"""Train LiVeAction image weights on BSDS500 crops (resumable, logged).
+
+    python -m lvc.train liveaction --out runs/liveaction-image --steps 4000 --minutes 90
+
+Multi-rate from one run: the latent has ``latent_channels`` ordered channels and a
+quality level is (channels sent k, quantisation step delta). Training draws a level
+per batch: channels >= k are zeroed (nested dropout, so the first channels learn to
+carry the most), and the noise width is delta. The loss is the paper's
+``log10(MSE) + lam * log2(std(companded latent))`` on the channels sent.
+Schedule (paper): the first ``joint_fraction`` of steps end-to-end with noise, then
+the encoder is frozen and the decoder fine-tuned on rounded latents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ...train.checkpoint import JsonlLog, load_checkpoint, save_checkpoint
+from ...train.data import CropSampler, load_folder
+
+DEFAULT_DATA = ("../shared/datasets/bsds500/train", "../shared/datasets/bsds500/test")
+SMALL = dict(latent_channels=96, decoder_width=384, decoder_blocks=4, mbconv_expansion=4)
+"""The CPU-trainable configuration shipped first (the paper's decoder is 10x larger)."""
+
+RATE_LEVELS = ((8, 1.0), (16, 1.0), (24, 1.0), (32, 1.0), (48, 1.0), (64, 1.0), (96, 1.0),
+               (96, 0.5))
+"""Quality levels (channels sent, quantisation step), low to high rate."""
+
+
+def level_latent(model, z, channels: int, step: float, noisy: bool):
+    """Companded latent for one quality level: channels >= ``channels`` zeroed, noise of
+    width ``step`` (training) or rounding to multiples of ``step`` (inference)."""
+    import torch
+
+    v = model.quantizer.compand(z)
+    kept = v[:, :channels]
+    if noisy:
+        kept = kept + step * (torch.rand_like(kept) - 0.5)
+    else:
+        kept = torch.round(kept / step) * step
+    pad = v.new_zeros((v.shape[0], v.shape[1] - channels) + tuple(v.shape[2:]))
+    return torch.cat([kept, pad], 1), v[:, :channels]
+
+
+def lr_at(step: int, total: int, peak: float, warmup: int = 100) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 1e-5 + 0.5 * (peak - 1e-5) * (1 + math.cos(math.pi * t))
+
+
+def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int = 8,
+          crop: int = 256, lr: float = 5e-4, lam: float = 0.03, joint_fraction: float = 0.7,
+          data=DEFAULT_DATA, threads: int | None = None, seed: int = 0, ckpt_minutes: float = 5,
+          config: dict | None = None, rate_levels=RATE_LEVELS):
+    import torch
+
+    from .model import LiVeAction, LiVeActionConfig, liveaction_loss
+
+    if threads:
+        torch.set_num_threads(threads)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt, log = out / "checkpoint.safetensors", JsonlLog(out / "log.jsonl")
+    torch.manual_seed(seed)
+    model = LiVeAction(LiVeActionConfig(**(config or SMALL)))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    start, wall = 0, 0.0
+    if ckpt.exists():
+        info = load_checkpoint(ckpt, model, opt)
+        start, wall = info["step"], info.get("wall_seconds", 0.0)
+        print(f"resumed at step {start} ({wall / 60:.1f} min trained)")
+    sampler = CropSampler(load_folder(data, crop), crop, batch_size, seed)
+    rng = np.random.default_rng([seed, start])
+    t0, last_ckpt = time.time(), time.time()
+    joint_steps = int(joint_fraction * steps)
+
+    def save(step):
+        save_checkpoint(ckpt, model, opt, step, {
+            "wall_seconds": wall + time.time() - t0, "config": model.config.to_dict(),
+            "rate_levels": rate_levels, "steps_target": steps, "lam": lam,
+            "batch_size": batch_size, "crop": crop, "data": list(map(str, data)),
+            "hardware": f"{platform.processor() or platform.machine()}, "
+                        f"{torch.get_num_threads()} threads"})
+
+    step = start
+    for step in range(start, steps):
+        frozen = step >= joint_steps
+        model.encoder.requires_grad_(not frozen)
+        model.quantizer.requires_grad_(not frozen)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, lr)
+        x = torch.from_numpy(sampler.batch(step))
+        k, delta = rate_levels[rng.integers(len(rate_levels))]
+        with torch.set_grad_enabled(not frozen):
+            z = model.encode(x)
+        latent, companded = level_latent(model, z, k, delta, noisy=not frozen)
+        x_hat = model.decode(latent, size=x.shape[-2:], clamp=False)
+        loss = liveaction_loss(x, x_hat, companded, lam)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 20 == 0 or step == steps - 1:
+            mse = float(((x_hat.detach().clamp(-1, 1) - x) ** 2).mean()) / 4  # [0,1] scale
+            log.write(step=step, loss=float(loss.detach()), psnr=-10 * math.log10(max(mse, 1e-12)),
+                      channels=k, delta=delta, lr=opt.param_groups[0]["lr"], frozen=frozen,
+                      minutes=(wall + time.time() - t0) / 60)
+            print(f"step {step} loss {float(loss.detach()):.4f} psnr {-10 * math.log10(max(mse, 1e-12)):.2f}"
+                  f" k={k} d={delta} {'(decoder only)' if frozen else ''}", flush=True)
+        if time.time() - last_ckpt > ckpt_minutes * 60:
+            save(step + 1)
+            last_ckpt = time.time()
+        if minutes and time.time() - t0 > minutes * 60:
+            step += 1
+            break
+    else:
+        step = steps
+    save(step)
+    return ckpt
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m lvc.train liveaction", description=__doc__)
+    ap.add_argument("--out", default="runs/liveaction-image")
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this long")
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--lam", type=float, default=0.03)
+    ap.add_argument("--threads", type=int)
+    ap.add_argument("--data", nargs="+", default=list(DEFAULT_DATA))
+    args = ap.parse_args(argv)
+    train(args.out, args.steps, args.minutes, args.batch_size, args.crop, args.lr, args.lam,
+          data=args.data, threads=args.threads)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""``python -m lvc.train <codec> [options]``: run a codec's training script."""
+
+import importlib
+import sys
+
+TRAINERS = {"liveaction": "lvc.codecs.liveaction.train"}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in TRAINERS:
+        print(f"usage: python -m lvc.train {{{','.join(TRAINERS)}}} [options]  (--help per codec)",
+              file=sys.stderr)
+        return 2
+    importlib.import_module(TRAINERS[argv[0]]).main(argv[1:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
