@@ -84,6 +84,10 @@ BUILTIN = (
               "Vorbis in Ogg (libsndfile)", ("soundfile",), f"{_P}:vorbis"),
     CodecInfo("mp3", f"{_CLASSICAL}.audio:Mp3Codec", "audio", False, (0, 10), 5,
               "MP3 (libsndfile with LAME/mpg123)", ("soundfile",), f"{_P}:mp3"),
+    CodecInfo("liveaction-rgb", "lvc.codecs.liveaction.codec:LiVeActionCodec", "image", False,
+              (1, 8), 4, "LiVeAction (wavelet packet + tiny encoder, CPU-trained small decoder)",
+              ("torch", "safetensors"), "lvc.codecs.liveaction.weights:probe",
+              rd_qualities=(1, 2, 3, 4, 5, 6, 7, 8)),
 )
 
 DEFAULT_CODEC = {"image": "webp", "audio": "opus"}

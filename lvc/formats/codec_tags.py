@@ -13,6 +13,8 @@ CODEC_TAGS = {
     "png": 1, "jpeg": 2, "webp": 3, "avif": 4, "jpegxl": 5,
     # classical audio baselines
     "flac": 16, "opus": 17, "vorbis": 18, "mp3": 19,
+    # learned image codecs
+    "liveaction-rgb": 32,
 }
 _BY_TAG = {v: k for k, v in CODEC_TAGS.items()}
 

@@ -95,15 +95,15 @@ class PillowCodec(Codec):
                 "images by png")
         self.load_plugin()
         alpha = None
-        if self.alpha_as_png and channels in _ALPHA:
-            data, alpha = (data[:, :, 0] if channels == 2 else data[:, :, :3]), data[:, :, -1]
+        if self.alpha_as_png:
+            data, alpha = split_alpha(data)
         elif self.gray_as_rgb and channels in (1, 2):
             gray = data if channels == 1 else data[:, :, 0]
             data = np.dstack([gray, gray, gray] + ([data[:, :, 1]] if channels == 2 else []))
         try:
             streams = [_save(data, self.format, **self.save_options(quality))]
             if alpha is not None:
-                streams.append(_save(alpha, "PNG", compress_level=9))
+                streams.append(alpha_to_png(alpha))
         except (OSError, ValueError, RuntimeError) as e:
             raise UnsupportedMediaError(f"{self.id} cannot encode this {data.shape} image: "
                                         f"{e}".splitlines()[0]) from None
@@ -124,35 +124,11 @@ class PillowCodec(Codec):
                                      f"found {len(streams)}: the file is corrupt")
         self.load_plugin()
         color_channels = channels - with_alpha
-        data = self._open(streams[0], self.format, width, height, color_channels, dtype)
+        data = open_stream(streams[0], self.format, width, height, color_channels, dtype,
+                           f"{self.id} stream", self.precheck)
         if with_alpha:
-            alpha = self._open(streams[1], "PNG", width, height, 1, dtype)
-            data = np.dstack([data, alpha])
+            data = np.dstack([data, alpha_from_png(streams[1], width, height, self.id)])
         return Media(np.ascontiguousarray(data), "image")
-
-    def _open(self, blob: bytes, fmt: str, width: int, height: int, channels: int,
-              dtype: str) -> np.ndarray:
-        what = f"{self.id} stream" if fmt == self.format else f"{self.id} alpha stream"
-        try:
-            if fmt == self.format:
-                self.precheck(blob, width, height)
-            with Image.open(io.BytesIO(blob), formats=[fmt]) as im:
-                if im.format != fmt or im.size != (width, height):
-                    raise CorruptStreamError(
-                        f"{what} holds a {im.size[0]}x{im.size[1]} {im.format} image, the "
-                        f"header declares {width}x{height} {fmt}: the file is corrupt")
-                im.load()
-                return _to_layout(np.asarray(im), im.mode, channels, dtype)
-        except LVCError:
-            raise
-        except Image.DecompressionBombError as e:
-            raise LimitError(f"{what}: {e}") from None
-        except Image.UnidentifiedImageError:
-            raise CorruptStreamError(f"{what} is not a valid {fmt} stream: the file is "
-                                     "corrupt") from None
-        except Exception as e:  # Pillow raises OSError, ValueError, SyntaxError, struct.error...
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise CorruptStreamError(f"{what} failed to decode ({msg})") from None
 
 
 class PngCodec(PillowCodec):
@@ -257,6 +233,53 @@ class JpegXLCodec(PillowCodec):
             found = "no readable size" if size is None else f"{size[0]}x{size[1]}"
             raise CorruptStreamError(f"jpegxl stream has {found}, the header declares "
                                      f"{width}x{height}: the file is corrupt")
+
+
+# ---------------------------------------------------------------- shared helpers
+def split_alpha(data: np.ndarray) -> tuple:
+    """``(colour, alpha)`` of an LA / RGBA array (colour HxW or HxWx3, alpha HxW);
+    ``(data, None)`` for layouts without alpha. Codecs whose format has no alpha send
+    the alpha plane as a second stream with ``alpha_to_png``."""
+    if image_channels(data) not in _ALPHA:
+        return data, None
+    return (data[:, :, 0] if data.shape[2] == 2 else data[:, :, :3]), data[:, :, -1]
+
+
+def alpha_to_png(alpha: np.ndarray) -> bytes:
+    """An alpha plane as a lossless PNG stream."""
+    return _save(alpha, "PNG", compress_level=9)
+
+
+def alpha_from_png(blob: bytes, width: int, height: int, codec_id: str) -> np.ndarray:
+    """Inverse of ``alpha_to_png`` (uint8), checked against the header's size (else
+    ``CorruptStreamError``)."""
+    return open_stream(blob, "PNG", width, height, 1, "uint8", f"{codec_id} alpha stream")
+
+
+def open_stream(blob: bytes, fmt: str, width: int, height: int, channels: int, dtype: str,
+                what: str, precheck=None) -> np.ndarray:
+    """Decode one Pillow stream that must be a ``fmt`` image of exactly ``width`` x
+    ``height``; every failure is a one-line ``CorruptStreamError`` (or ``LimitError``)."""
+    try:
+        if precheck is not None:
+            precheck(blob, width, height)
+        with Image.open(io.BytesIO(blob), formats=[fmt]) as im:
+            if im.format != fmt or im.size != (width, height):
+                raise CorruptStreamError(
+                    f"{what} holds a {im.size[0]}x{im.size[1]} {im.format} image, the "
+                    f"header declares {width}x{height} {fmt}: the file is corrupt")
+            im.load()
+            return _to_layout(np.asarray(im), im.mode, channels, dtype)
+    except LVCError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise LimitError(f"{what}: {e}") from None
+    except Image.UnidentifiedImageError:
+        raise CorruptStreamError(f"{what} is not a valid {fmt} stream: the file is "
+                                 "corrupt") from None
+    except Exception as e:  # Pillow raises OSError, ValueError, SyntaxError, struct.error...
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CorruptStreamError(f"{what} failed to decode ({msg})") from None
 
 
 # ---------------------------------------------------------------- JPEG XL size

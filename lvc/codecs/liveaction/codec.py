@@ -1,0 +1,200 @@
+"""``liveaction-rgb``: the LiVeAction image codec (network + integer context entropy model).
+
+Quality ``q`` (1..8) is the rate level ``rate_levels[q - 1] = (k, delta)`` of the
+weights (``train.RATE_LEVELS``): the first ``k`` latent channels are sent, each
+companded latent value ``v`` as the integer ``round(v / delta)``; the decoder sees
+``q * delta`` on those channels and zero on the others.
+
+Layouts: RGB goes through the network as is. Gray is replicated to RGB and the
+decoded R, G, B are averaged back to one plane. Alpha (LA, RGBA) is not coded by the
+network: the colour is, and the alpha plane travels as a second, lossless PNG
+stream (as the JPEG codec does), so decoded alpha is exact. 8-bit samples only.
+
+Tiles: an image larger than ``tile_size`` (1024 px) on either side is cut into a grid
+of near-equal tiles, every tile edge but the last on a multiple of F (16), and each
+tile is coded independently into its own latent stream (row-major), so memory stays
+bounded (a 4000x3000 image codes in well under 2 GB) and tiles could be decoded in
+parallel or streamed. The header metadata then holds ``{"tile": size}``, from which
+the decoder rebuilds the grid; images that fit in one tile carry no metadata.
+Streams: ``[latent stream per tile..., alpha PNG (LA/RGBA only)]``. The network
+normalises over a whole tile (GroupNorm, global linear attention), so tiling
+changes the reconstruction slightly (``benchmarks/liveaction_large.py`` measures it).
+
+Determinism: entropy decoding is integer-only (``entropy.py``). The network runs in
+float32 with oneDNN (mkldnn) switched off (``stable_cpu``): oneDNN's 1x1 convolutions
+give results that depend on the thread count (1 vs 3 threads: 46 of 3.1 M decoded
+samples of a 1024x1024 image one level apart), while PyTorch's native convolution
+and the MKL matmuls are bit-identical for any thread count (checked for 1..4 threads
+and across processes). The cost: the decoder network is about 15% slower on one
+thread (1024x768: 1.43 s instead of 1.25 s); the encoder has no convolutions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+import torch
+
+from ...errors import BadInputError, CorruptStreamError, UnsupportedMediaError
+from ...formats.container import Header
+from ...formats.media import Media, as_image
+from ..base import Codec, Encoded
+from ..classical.image import alpha_from_png, alpha_to_png, split_alpha
+from . import weights as _weights
+from .entropy import decode_latents, encode_latents
+from .train import RATE_LEVELS
+
+TILE_SIZE = 1024
+"""Default tile side in pixels (a multiple of F = 16)."""
+
+
+# ---------------------------------------------------------------- network helpers
+_ONEDNN_LOCK = threading.Lock()
+_onednn_users = [0, True]  # [blocks inside stable_cpu, flag to restore]
+
+
+@contextlib.contextmanager
+def stable_cpu():
+    """Inference with thread-count independent float results (oneDNN off, see above).
+
+    The oneDNN switch is process-wide: it is turned off when the first of any
+    concurrent (threaded) codec calls enters and restored when the last one leaves."""
+    with _ONEDNN_LOCK:
+        if _onednn_users[0] == 0:
+            _onednn_users[1] = torch.backends.mkldnn.enabled
+            torch.backends.mkldnn.enabled = False
+        _onednn_users[0] += 1
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        with _ONEDNN_LOCK:
+            _onednn_users[0] -= 1
+            if _onednn_users[0] == 0:
+                torch.backends.mkldnn.enabled = _onednn_users[1]
+
+
+def analyse(model, image: np.ndarray) -> torch.Tensor:
+    """Companded latent ``(C, h, w)`` (float, in [-127, 127]) of an (H, W, 3) uint8 image
+    ((H, W) gray is replicated to R, G and B)."""
+    with stable_cpu():
+        x = torch.from_numpy(np.asarray(image, dtype=np.float32) / 127.5 - 1.0)
+        x = x[None].expand(3, -1, -1) if x.dim() == 2 else x.permute(2, 0, 1)
+        return model.quantizer.compand(model.encode(x[None]))[0]
+
+
+def level_symbols(companded, channels: int, delta: float) -> np.ndarray:
+    """The integers sent for one rate level: ``round(v / delta)`` of the first channels."""
+    return torch.round(companded[:channels] / delta).to(torch.int32).numpy()
+
+
+def synthesise(model, symbols: np.ndarray, delta: float, size: tuple,
+               gray: bool = False) -> np.ndarray:
+    """(H, W, 3) uint8 reconstruction of an (H, W) = ``size`` tile from its integers;
+    (H, W, 1), the mean of R, G and B before rounding, when ``gray``."""
+    k, h, w = symbols.shape
+    with stable_cpu():
+        latent = torch.zeros(1, model.config.latent_channels, h, w)
+        latent[0, :k] = torch.from_numpy(symbols).float() * delta
+        y = model.decode(latent, size=size)[0]
+        if gray:
+            y = y.mean(dim=0, keepdim=True)
+        return ((y + 1.0) * 127.5).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0) \
+            .numpy()
+
+
+def tile_edges(size: int, tile: int, factor: int) -> list:
+    """Edges of the near-equal tiles covering ``0..size`` (interior edges on multiples of
+    ``factor``; one tile when ``size <= tile``)."""
+    n = -(-size // tile)  # tiles needed
+    step = -(-size // n)  # a near-equal share each...
+    step = -(-step // factor) * factor  # ...rounded up to a multiple of F (still <= tile)
+    return list(range(0, size, step)) + [size]
+
+
+def tile_grid(height: int, width: int, tile: int | None, factor: int) -> list:
+    """``(y0, y1, x0, x1)`` of every tile, row-major (``tile=None``: one tile)."""
+    ys = tile_edges(height, tile or height, factor)
+    xs = tile_edges(width, tile or width, factor)
+    return [(y0, y1, x0, x1) for y0, y1 in zip(ys, ys[1:]) for x0, x1 in zip(xs, xs[1:])]
+
+
+# ---------------------------------------------------------------- the codec
+class LiVeActionCodec(Codec):
+    """LiVeAction: wavelet packet transform + lightweight encoder, int latents coded with
+    an integer context model, small CPU-trained decoder. Weights: ``weights.py``."""
+
+    id = "liveaction-rgb"
+    modality = "image"
+    lossless = False
+    quality_range = (1, len(RATE_LEVELS))
+    default_quality = 4
+    description = "LiVeAction (wavelet packet + tiny encoder, CPU-trained small decoder)"
+    tile_size = TILE_SIZE
+
+    def weights(self) -> _weights.Weights:
+        return _weights.load_weights(self.id)
+
+    def fingerprint(self) -> bytes:
+        return self.weights().fingerprint
+
+    def _level(self, w: _weights.Weights, quality: int, error) -> tuple:
+        if not 1 <= quality <= len(w.rate_levels):
+            raise error(f"{self.id}: quality {quality} is not one of the installed weights' "
+                        f"levels 1..{len(w.rate_levels)}")
+        return w.rate_levels[quality - 1]
+
+    def encode(self, media: Media, quality: int) -> Encoded:
+        self.check_media(media)
+        data = as_image(media.data, self.id).data
+        if data.dtype != np.uint8:
+            raise UnsupportedMediaError(f"{self.id} codes 8-bit images, not {data.dtype}")
+        w = self.weights()
+        k, delta = self._level(w, quality, BadInputError)
+        factor = w.model.config.factor
+        tile = self.tile_size
+        if tile < factor or tile % factor:
+            raise BadInputError(f"{self.id}: tile size {tile} is not a multiple of {factor}")
+        color, alpha = split_alpha(data)
+        height, width = color.shape[:2]
+        tiled = height > tile or width > tile
+        streams = []
+        for y0, y1, x0, x1 in tile_grid(height, width, tile if tiled else None, factor):
+            symbols = level_symbols(analyse(w.model, color[y0:y1, x0:x1]), k, delta)
+            streams.append(encode_latents(symbols, w.tables[delta]))
+        if alpha is not None:
+            streams.append(alpha_to_png(alpha))
+        return Encoded(streams, {"tile": tile} if tiled else {})
+
+    def decode(self, header: Header, streams: list) -> Media:
+        shape = tuple(header.shape)
+        if header.dtype != "uint8" or len(shape) not in (2, 3):
+            raise CorruptStreamError(f"corrupt header: {self.id} cannot hold a {header.dtype} "
+                                     f"image of shape {shape}")
+        w = self.weights()
+        k, delta = self._level(w, header.quality, CorruptStreamError)
+        factor = w.model.config.factor
+        tile = header.metadata.get("tile")
+        if tile is not None and (type(tile) is not int or tile < factor or tile % factor):
+            raise CorruptStreamError(f"corrupt header: {self.id} tile size {tile!r}")
+        height, width = shape[:2]
+        channels = shape[2] if len(shape) == 3 else 1
+        grid = tile_grid(height, width, tile, factor)
+        with_alpha = channels in (2, 4)
+        if len(streams) != len(grid) + with_alpha:
+            raise CorruptStreamError(f"{self.id}: expected {len(grid) + with_alpha} stream(s), "
+                                     f"found {len(streams)}: the file is corrupt")
+        out = np.empty((height, width, channels), np.uint8)
+        color = slice(0, channels - with_alpha)
+        for (y0, y1, x0, x1), stream in zip(grid, streams):
+            h, wd = y1 - y0, x1 - x0
+            symbols = decode_latents(stream, (k, -(-h // factor), -(-wd // factor)),
+                                     w.tables[delta])
+            out[y0:y1, x0:x1, color] = synthesise(w.model, symbols, delta, (h, wd),
+                                                  gray=channels in (1, 2))
+        if with_alpha:
+            out[:, :, -1] = alpha_from_png(streams[-1], width, height, self.id)
+        return Media(np.ascontiguousarray(out[:, :, 0]) if channels == 1 else out, "image")
+

@@ -1,0 +1,48 @@
+"""Export a LiVeAction training checkpoint as shipped weights (see ``weights.py``).
+
+    python -m lvc.codecs.liveaction.export \\
+        --checkpoint runs/liveaction-image/checkpoint.safetensors \\
+        --out assets/weights/liveaction-rgb.safetensors
+
+Rounds the model to float16, fits the latent entropy tables on BSDS500 training images
+(never Kodak), writes the safetensors file atomically and updates the manifest.json
+next to it (sha256, size, config, rate levels, training steps, wall time, hardware).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .weights import DEFAULT_FILE, DEFAULT_FIT_DIR, DEFAULT_FIT_IMAGES, export_weights
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(prog="python -m lvc.codecs.liveaction.export",
+                                 description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True, help="training checkpoint (.safetensors)")
+    ap.add_argument("--out", default=f"assets/weights/{DEFAULT_FILE}",
+                    help="weights file to write; its folder holds manifest.json")
+    ap.add_argument("--fit-images", default=DEFAULT_FIT_DIR,
+                    help="folder of training images for the latent tables")
+    ap.add_argument("--n-fit-images", type=int, default=DEFAULT_FIT_IMAGES)
+    ap.add_argument("--pseudocount", type=float, default=0.05)
+    ap.add_argument("--field", action="append", default=[], metavar="KEY=JSON",
+                    help="extra manifest field (JSON value, or a plain string); repeatable")
+    args = ap.parse_args(argv)
+    fields = {}
+    for item in args.field:
+        key, _, value = item.partition("=")
+        try:
+            fields[key] = json.loads(value)
+        except ValueError:
+            fields[key] = value
+    entry = export_weights(args.checkpoint, args.out, args.fit_images, args.n_fit_images,
+                           fields, args.pseudocount)
+    print(json.dumps(entry, indent=1))
+    return entry
+
+
+if __name__ == "__main__":
+    main()

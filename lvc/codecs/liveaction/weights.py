@@ -1,0 +1,311 @@
+"""Shipped LiVeAction weights: find, verify and load them (no pickle), and export them.
+
+Where: ``assets/weights/`` at the repository root, or the directory named by the
+environment variable ``LVC_WEIGHTS_DIR``. ``manifest.json`` there lists one entry per
+weights file::
+
+    {"format": 1, "weights": [{"codec": "liveaction-rgb",
+                               "file": "liveaction-rgb.safetensors", "sha256": "...",
+                               "bytes": ..., "storage": "float16", "config": {...},
+                               "rate_levels": [[k, delta], ...], "training_data": [...],
+                               "table_fit_data": {...}, "steps": ..., "wall_time_s": ...,
+                               "hardware": "...", "kodak": null, ...}]}
+
+A weights file (safetensors, read with ``framework="np"``) holds
+
+- ``model.<name>``: the network's tensors, stored as float16 (halves the shipped size;
+  computation is float32, and the latent tables are fitted on the float16-rounded
+  model, so encoder and tables agree);
+- ``tables.d<delta>.<name>``: the ``LatentTables`` arrays for each distinct
+  quantisation step ``delta`` of the rate levels (e.g. ``tables.d1.0.table_freqs``);
+- metadata ``lvc``: JSON with ``format``, ``codec``, ``config`` and ``rate_levels``.
+
+Loading checks the file's sha256 against the manifest (``ModelMismatchError`` when it
+differs: a corrupt or replaced file). The codec fingerprint written into every
+``.lvc`` header is the first 4 bytes of that sha256. ``probe()`` (the registry's
+availability check) only looks for the manifest entry and checks that its file
+exists, so ``codec list`` never hashes megabytes; the hash is checked on first use.
+
+Export (``python -m lvc.codecs.liveaction.export``): a training checkpoint -> float16
+model tensors + latent tables fitted on the integer latents of BSDS500 *training*
+images (never Kodak) -> the weights file, written atomically, and its manifest entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import BadInputError, CodecUnavailableError, ModelMismatchError
+from ...formats.files import atomic_output, write_bytes_atomic
+
+CODEC_ID = "liveaction-rgb"
+WEIGHTS_ENV = "LVC_WEIGHTS_DIR"
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+FILE_FORMAT = 1
+DEFAULT_FILE = f"{CODEC_ID}.safetensors"
+DEFAULT_FIT_DIR = "../shared/datasets/bsds500/train"
+DEFAULT_FIT_IMAGES = 200
+STORAGE_DTYPE = "float16"
+_MODEL = "model."
+_EXPORT_HINT = ("run python -m lvc.codecs.liveaction.export --checkpoint "
+                "runs/liveaction-image/checkpoint.safetensors --out "
+                "assets/weights/liveaction-rgb.safetensors")
+
+
+def weights_dir() -> Path:
+    """``$LVC_WEIGHTS_DIR`` if set, else ``assets/weights`` at the repository root."""
+    env = os.environ.get(WEIGHTS_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / "assets" / "weights"
+
+
+# ---------------------------------------------------------------- manifest
+def read_manifest(directory=None) -> dict:
+    """The manifest of ``directory`` (default ``weights_dir()``); empty when absent."""
+    path = Path(directory or weights_dir()) / MANIFEST
+    if not path.is_file():
+        return {"format": MANIFEST_FORMAT, "weights": []}
+    try:
+        manifest = json.loads(path.read_text())
+        if not isinstance(manifest.get("weights"), list):
+            raise ValueError("no 'weights' list")
+    except (ValueError, AttributeError) as e:
+        raise ModelMismatchError(f"{path} is not a valid weights manifest ({e})") from None
+    return manifest
+
+
+def manifest_entry(codec_id: str = CODEC_ID, directory=None) -> dict | None:
+    """The manifest entry of ``codec_id`` (the last one if several), or None."""
+    entries = [e for e in read_manifest(directory)["weights"] if e.get("codec") == codec_id]
+    return entries[-1] if entries else None
+
+
+def update_manifest(entry: dict, directory) -> Path:
+    """Add ``entry``, replacing the entries of the same codec or file; atomic write."""
+    manifest = read_manifest(directory)
+    manifest["format"] = MANIFEST_FORMAT
+    manifest["weights"] = [e for e in manifest["weights"]
+                           if e.get("codec") != entry["codec"] and e.get("file") != entry["file"]]
+    manifest["weights"].append(entry)
+    text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+    return write_bytes_atomic(Path(directory) / MANIFEST, text.encode(), overwrite=True)
+
+
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint_of(sha256_hex: str) -> bytes:
+    """The 4-byte codec fingerprint of a weights file: the first bytes of its sha256."""
+    return bytes.fromhex(sha256_hex)[:4]
+
+
+def _locate(codec_id: str, directory=None) -> tuple[Path | None, dict | None, str | None]:
+    """(path, entry, None) when the manifest lists a file that exists, else
+    (None, None, reason)."""
+    directory = Path(directory or weights_dir())
+    try:
+        entry = manifest_entry(codec_id, directory)
+    except ModelMismatchError as e:
+        return None, None, str(e)
+    if entry is None:
+        return None, None, f"weights not installed (no {codec_id} entry in " \
+                           f"{directory / MANIFEST}): {_EXPORT_HINT}"
+    path = directory / entry["file"]
+    if not path.is_file():
+        return None, None, f"weights not installed ({path} is missing): {_EXPORT_HINT}"
+    return path, entry, None
+
+
+def probe() -> str | None:
+    """Registry availability check: None when the manifest's weights file is present
+    (its sha256 is checked when it is loaded)."""
+    return _locate(CODEC_ID)[2]
+
+
+# ---------------------------------------------------------------- loading
+def tables_prefix(delta: float) -> str:
+    """Tensor-name prefix of the latent tables of quantisation step ``delta``."""
+    return f"tables.d{float(delta)!r}."
+
+
+@dataclass(frozen=True, eq=False)
+class Weights:
+    """A loaded weights file: the float32 model (eval mode), latent tables per step."""
+
+    model: Any  # LiVeAction
+    tables: dict  # delta -> LatentTables
+    rate_levels: tuple  # ((channels k, step delta), ...), quality 1 first
+    sha256: str
+    path: Path
+    entry: dict
+
+    @property
+    def fingerprint(self) -> bytes:
+        return fingerprint_of(self.sha256)
+
+
+_CACHE: dict = {}
+
+
+def clear_cache() -> None:
+    """Forget loaded weights (after the weights directory or its files changed)."""
+    _CACHE.clear()
+
+
+def load_weights(codec_id: str = CODEC_ID, directory=None) -> Weights:
+    """Load (once per directory) and verify the weights the manifest lists for ``codec_id``.
+
+    Raises ``CodecUnavailableError`` when none are installed and ``ModelMismatchError``
+    when the file does not match the manifest's sha256 or is not a LiVeAction file."""
+    directory = Path(directory or weights_dir()).resolve()
+    key = (codec_id, directory)
+    if key not in _CACHE:
+        path, entry, reason = _locate(codec_id, directory)
+        if reason:
+            raise CodecUnavailableError(f"codec '{codec_id}' is unavailable: {reason}")
+        sha = file_sha256(path)
+        if sha != entry.get("sha256"):
+            raise ModelMismatchError(f"weights file {path} does not match the sha256 in its "
+                                     "manifest (corrupt or replaced): reinstall or re-export it")
+        _CACHE[key] = _read_weights(path, sha, entry)
+    return _CACHE[key]
+
+
+def _read_weights(path: Path, sha: str, entry: dict) -> Weights:
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    from .entropy import LatentTables
+    from .model import LiVeAction, LiVeActionConfig
+
+    try:
+        with safe_open(str(path), framework="np") as f:
+            meta = json.loads((f.metadata() or {})["lvc"])
+            arrays = {name: f.get_tensor(name) for name in f.keys()}
+        if meta.get("format") != FILE_FORMAT:
+            raise ModelMismatchError(f"{path}: weights file format {meta.get('format')} is not "
+                                     f"{FILE_FORMAT} (written by another version of lvc?)")
+        config = LiVeActionConfig.from_dict(meta["config"])
+        levels = tuple((int(k), float(d)) for k, d in meta["rate_levels"])
+        tables = {}
+        for delta in sorted({d for _, d in levels}):
+            prefix = tables_prefix(delta)
+            tables[delta] = LatentTables.from_arrays(
+                {n[len(prefix):]: a for n, a in arrays.items() if n.startswith(prefix)})
+        state = {n[len(_MODEL):]: torch.from_numpy(a).float()
+                 for n, a in arrays.items() if n.startswith(_MODEL)}
+        with torch.device("meta"):
+            model = LiVeAction(config)
+        model.load_state_dict(state, strict=True, assign=True)
+    except ModelMismatchError:
+        raise
+    except (SafetensorError, KeyError, ValueError, TypeError, RuntimeError, BadInputError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ModelMismatchError(f"{path} is not a usable LiVeAction weights file ({msg})") \
+            from None
+    bad = [(k, d) for k, d in levels if not 1 <= k <= config.latent_channels or d <= 0]
+    if not levels or bad:
+        raise ModelMismatchError(f"{path}: invalid rate levels {bad or levels}")
+    model.eval().requires_grad_(False)
+    return Weights(model, tables, levels, sha, path, entry)
+
+
+# ---------------------------------------------------------------- export
+def _checkpoint_meta(path) -> dict:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as f:
+        return json.loads(f.metadata()["lvc"])
+
+
+def export_weights(checkpoint_path, out_path, fit_images_dir=DEFAULT_FIT_DIR,
+                   n_fit_images: int = DEFAULT_FIT_IMAGES, manifest_fields: dict | None = None,
+                   pseudocount: float = 0.05, rate_levels=None) -> dict:
+    """Turn a training checkpoint into a shipped weights file; returns its manifest entry.
+
+    The model tensors are rounded to float16; the encoder (with those rounded weights)
+    codes the first ``n_fit_images`` images of ``fit_images_dir`` (sorted; BSDS500
+    training images by default, never Kodak) and ``LatentTables`` are fitted per
+    distinct step of the rate levels (``rate_levels``, default: the checkpoint's, else
+    ``train.RATE_LEVELS``). The file is written atomically next to the manifest
+    (``out_path``'s directory), which gets the entry, with ``manifest_fields`` merged in.
+    """
+    import torch
+    from safetensors.numpy import save_file
+
+    from ...train.checkpoint import load_checkpoint
+    from ...train.data import load_folder
+    from .codec import analyse, level_symbols
+    from .entropy import LatentTables
+    from .model import LiVeAction, LiVeActionConfig
+    from .train import RATE_LEVELS
+
+    if "kodak" in str(fit_images_dir).lower():
+        raise BadInputError("latent tables must be fitted on training images, not Kodak")
+    info = _checkpoint_meta(checkpoint_path)
+    config = LiVeActionConfig.from_dict(info["config"])
+    model = LiVeAction(config)
+    load_checkpoint(checkpoint_path, model)
+    levels = [(int(k), float(d)) for k, d in (rate_levels or info.get("rate_levels")
+                                               or RATE_LEVELS)]
+    if not levels or any(not 1 <= k <= config.latent_channels or d <= 0 for k, d in levels):
+        raise BadInputError(f"invalid rate levels {levels} for {config.latent_channels} "
+                            "latent channels")
+
+    stored = {name: (t.detach().to(torch.float16) if t.is_floating_point() else t.detach())
+              for name, t in model.state_dict().items()}
+    if not all(torch.isfinite(t).all() for t in stored.values() if t.is_floating_point()):
+        raise BadInputError("a weight overflows float16: cannot store this checkpoint")
+    model.load_state_dict({n: t.float() if t.is_floating_point() else t
+                           for n, t in stored.items()})
+    model.eval().requires_grad_(False)
+
+    images = load_folder(fit_images_dir)[:n_fit_images]
+    kmax = {d: max(k for k, dd in levels if dd == d) for _, d in levels}
+    latents: dict = {d: [] for d in kmax}
+    for image in images:
+        companded = analyse(model, image)
+        for d, k in kmax.items():
+            latents[d].append(level_symbols(companded, k, d))
+    arrays = {f"{_MODEL}{n}": t.contiguous().numpy() for n, t in stored.items()}
+    for d, k in kmax.items():
+        for n, a in LatentTables.fit(latents[d], k, pseudocount).to_arrays().items():
+            arrays[tables_prefix(d) + n] = np.ascontiguousarray(a)
+    meta = {"format": FILE_FORMAT, "codec": CODEC_ID, "config": config.to_dict(),
+            "rate_levels": levels, "storage": STORAGE_DTYPE}
+
+    out_path = Path(out_path)
+    with atomic_output(out_path, overwrite=True) as tmp:
+        save_file(arrays, str(tmp), metadata={"lvc": json.dumps(meta)})
+    entry = {
+        "codec": CODEC_ID, "file": out_path.name, "sha256": file_sha256(out_path),
+        "bytes": out_path.stat().st_size, "storage": STORAGE_DTYPE,
+        "config": config.to_dict(), "rate_levels": levels,
+        "parameters": sum(t.numel() for t in stored.values()),
+        "training_data": info.get("data"), "steps": info.get("step"),
+        "wall_time_s": round(float(info.get("wall_seconds", 0.0)), 1),
+        "hardware": info.get("hardware"),
+        "table_fit_data": {"folder": str(fit_images_dir), "images": len(images),
+                           "pseudocount": pseudocount},
+        "kodak": None,
+        **(manifest_fields or {}),
+    }
+    manifest = update_manifest(entry, out_path.parent)
+    for path in (out_path, manifest):  # shipped files: readable by everyone (mkstemp: 0600)
+        path.chmod(0o644)
+    clear_cache()
+    return entry
