@@ -9,22 +9,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
-
 from .. import api
 from ..codecs.registry import DEFAULT_CODEC, get_codec
 from ..errors import BadInputError
 from ..formats.container import read_header
 from ..formats.files import write_bytes_atomic
+from ..eval.metrics import psnr
 from ..samples import sample_image
 from .report import rate
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB over all samples (inf when identical)."""
-    peak = float(np.iinfo(a.dtype).max) if a.dtype.kind in "ui" else 1.0
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(peak ** 2 / mse)
 
 
 def run_demo(out_dir, codec: str | None = None, quality: int | None = None) -> dict:

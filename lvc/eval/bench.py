@@ -37,6 +37,7 @@ from .. import api
 from ..codecs.base import Codec
 from ..codecs.registry import all_codecs, codec_info
 from ..errors import BadInputError, CodecUnavailableError, LVCError, MissingFileError
+from ..formats.media import to_rgb8
 
 
 def _status_kib(field: str) -> int | None:
@@ -69,15 +70,8 @@ def rss_peak_mib() -> float:
 
 
 def as_rgb8(image: np.ndarray) -> np.ndarray:
-    """An image array as ``(H, W, 3)`` uint8: gray is copied to RGB, alpha dropped,
-    16-bit samples keep their high byte."""
-    data = api.to_media(image).data  # validates the layout; (H, W, 1) -> (H, W)
-    if data.dtype == np.uint16:
-        data = (data >> 8).astype(np.uint8)
-    if data.ndim == 2:
-        data = data[:, :, None]
-    data = data[:, :, :3] if data.shape[2] >= 3 else data[:, :, :1]
-    return np.ascontiguousarray(np.broadcast_to(data, data.shape[:2] + (3,)))
+    """See ``lvc.formats.media.to_rgb8``."""
+    return to_rgb8(image)
 
 
 def load_images(folder, count: int = 4) -> list:

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import BadInputError, LVCError, MissingFileError
 from ..formats.files import write_bytes_atomic
+from ..formats.media import to_rgb8
 
 CSV_FIELDS = ("codec", "quality", "image", "width", "height", "bytes", "bpp", "native-bpp",
               "psnr-rgb", "psnr-y", "ms-ssim-rgb", "encoding_time", "decoding_time",
@@ -73,11 +74,7 @@ def load_rgb(path) -> np.ndarray:
     x = read_image(path).data
     if x.dtype != np.uint8:
         raise BadInputError(f"{path}: RD evaluation needs 8-bit images, got {x.dtype}")
-    if x.ndim == 2:
-        x = np.repeat(x[:, :, None], 3, axis=2)
-    elif x.shape[2] == 2:
-        x = np.repeat(x[:, :, :1], 3, axis=2)
-    return np.ascontiguousarray(x[:, :, :3])
+    return to_rgb8(x)
 
 
 def run_job(job: Job) -> dict:

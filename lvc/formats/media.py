@@ -97,3 +97,15 @@ def as_audio(array, sample_rate, source: str = "array") -> Media:
     if sample_rate is None or int(sample_rate) <= 0:
         raise UnsupportedMediaError(f"{source}: audio needs a positive sample_rate")
     return Media(np.ascontiguousarray(data), "audio", sample_rate=int(sample_rate))
+
+
+def to_rgb8(image) -> np.ndarray:
+    """An image array as ``(H, W, 3)`` uint8 (for evaluation and training): gray is
+    copied to RGB, alpha dropped, 16-bit samples keep their high byte."""
+    data = as_image(image).data  # validates the layout; (H, W, 1) -> (H, W)
+    if data.dtype == np.uint16:
+        data = (data >> 8).astype(np.uint8)
+    if data.ndim == 2:
+        data = data[:, :, None]
+    data = data[:, :, :3] if data.shape[2] >= 3 else data[:, :, :1]
+    return np.ascontiguousarray(np.broadcast_to(data, data.shape[:2] + (3,)))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadInputError, MissingFileError
+from ..formats.media import to_rgb8
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -28,10 +29,7 @@ def load_folder(folders, min_side: int = 0) -> list:
         for path in sorted(folder.iterdir()):
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            x = read_image(path).data
-            if x.ndim == 2:
-                x = np.repeat(x[:, :, None], 3, axis=2)
-            x = x[:, :, :3]
+            x = to_rgb8(read_image(path).data)
             if min(x.shape[:2]) >= min_side:
                 images.append(np.ascontiguousarray(x))
     if not images:
