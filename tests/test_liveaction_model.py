@@ -234,3 +234,54 @@ def test_complexity_default_config():
 def test_package_import_does_not_import_torch():
     code = "import sys, lvc.codecs.liveaction; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_loss_floor_bounds_the_rate_term():
+    x = torch.zeros(1, 3, 8, 8)
+    tiny, wide = torch.randn(1, 4, 4, 4) * 1e-4, torch.randn(1, 4, 4, 4) * 1e3
+    unbounded = liveaction_loss(x, x + 0.1, tiny)
+    floored = liveaction_loss(x, x + 0.1, tiny, floor=1.0)
+    assert unbounded < floored                       # log2(1e-4) is far below 0
+    assert floored.item() == pytest.approx(torch.log10(torch.tensor(0.01)).item(), abs=1e-4)
+    # far above the floor both agree (same gradient, same value)
+    assert liveaction_loss(x, x + 0.1, wide, floor=1.0).item() == pytest.approx(
+        liveaction_loss(x, x + 0.1, wide).item(), abs=1e-6)
+
+
+def test_dense_projection_config_and_complexity():
+    cfg = LiVeActionConfig(levels=2, latent_channels=8, encoder_blocks=1, decoder_blocks=1,
+                           decoder_width=64, mbconv_expansion=2, projection="dense")
+    model = LiVeAction(cfg)
+    assert model.encoder.proj.weight.shape == (8, 48)
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    assert model(x)["x_hat"].shape == x.shape
+    dense = complexity(model, 16, 16)["encoder_macs_per_pixel"]
+    monarch = complexity(LiVeAction(LiVeActionConfig(**{**cfg.to_dict(), "projection": "monarch"})),
+                         16, 16)["encoder_macs_per_pixel"]
+    assert dense - monarch == pytest.approx(
+        (48 * 8 - MonarchLinear(48, 8).macs_per_position()) / 16)   # one latent per 4x4 px
+    with pytest.raises(ValueError):
+        LiVeActionConfig(projection="sparse")
+
+
+def test_pca_warm_start_is_a_transform_code():
+    """After the warm start the untrained model codes like a KLT: keeping every component
+    reconstructs almost exactly, and fewer components lose energy in order."""
+    from lvc.codecs.liveaction.warmstart import pca_init
+
+    cfg = LiVeActionConfig(levels=1, latent_channels=12, encoder_blocks=1, decoder_blocks=1,
+                           decoder_width=16, mbconv_expansion=2, projection="dense",
+                           norm_groups=4, attention_head_dim=8)
+    model = LiVeAction(cfg).eval()
+    smooth = torch.nn.functional.avg_pool2d(torch.rand(8, 3, 36, 36) * 2 - 1, 5, 1) * 0.5
+    eigenvalues = pca_init(model, [smooth[:4], smooth[4:]], step=1.0)
+    assert torch.all(eigenvalues[:-1] >= eigenvalues[1:])
+    with torch.no_grad():
+        q = model.quantizer.compand(model.encode(smooth))
+        errors = []
+        for k in (12, 6, 2):
+            kept = torch.cat([q[:, :k], torch.zeros_like(q[:, k:])], 1)
+            errors.append(float(((model.decode(kept, clamp=False) - smooth) ** 2).mean()))
+    assert errors[0] < 1e-4 and errors[0] < errors[1] < errors[2]
+    for block in model.decoder.blocks:                 # residual branches start at zero
+        assert torch.all(block.attention.norm.weight == 0)

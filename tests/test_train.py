@@ -67,4 +67,22 @@ def test_tiny_liveaction_run_resumes(folder, tmp_path):
     with safe_open(str(out / "checkpoint.safetensors"), "pt") as f:
         meta = json.loads(f.metadata()["lvc"])
     assert meta["step"] == 3 and meta["config"]["latent_channels"] == 4
+    assert meta["rate_levels"] == [[2, 2.0], [4, 2.0]]       # the fine-tuning step ships
+    assert meta["training_levels"] == [[2, 1.0], [4, 1.0]]
     assert all(np.isfinite(r["loss"]) for r in rows)
+
+
+def test_dense_run_starts_from_pca(folder, tmp_path, capsys):
+    """The PCA warm start begins far above a random start (same crops, same step 0)."""
+    from lvc.codecs.liveaction.train import train
+
+    tiny = dict(levels=2, latent_channels=4, decoder_width=32, decoder_blocks=1,
+                mbconv_expansion=2)
+    psnr = {}
+    for projection in ("dense", "monarch"):
+        out = tmp_path / projection
+        train(out, steps=1, batch_size=2, crop=32, data=[str(folder)], rate_levels=((4, 1.0),),
+              config=dict(tiny, projection=projection), threads=1)
+        psnr[projection] = JsonlLog(out / "log.jsonl").read()[0]["psnr"]
+    assert capsys.readouterr().out.count("warm start: PCA") == 1
+    assert psnr["dense"] > psnr["monarch"] + 3, psnr

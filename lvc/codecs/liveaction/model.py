@@ -39,7 +39,7 @@ from torch import nn
 from ...errors import BadInputError, ModelMismatchError
 from .wpt import compand, decompand, iwpt, wpt, wpt_channels
 
-__all__ = ["LiVeActionConfig", "MonarchLinear", "SqueezeExcite", "EncoderBlock", "Encoder",
+__all__ = ["LiVeActionConfig", "MonarchLinear", "DenseLinear", "SqueezeExcite", "EncoderBlock", "Encoder",
            "LaplaceQuantizer", "LinearAttention", "MBConv", "DecoderBlock", "Decoder",
            "LiVeAction", "liveaction_loss", "complexity"]
 
@@ -68,10 +68,18 @@ class LiVeActionConfig:
     attention_head_dim: int = 32
     laplace_scale_init: float = 42.0
     ndim: int = 2
+    projection: str = "monarch"
+
+    """``projection``: "monarch" (factorised, as the paper) or "dense" for the three
+    projections between the hidden width and the latent (encoder ``proj``, decoder
+    ``proj_in``/``proj_out``). Dense ones can hold a PCA warm start exactly
+    (``warmstart.py``); they add ~in*out/F^2 MACs per pixel (288 for 768 -> 96)."""
 
     def __post_init__(self) -> None:
         if self.ndim not in (1, 2, 3):
             raise ValueError(f"ndim must be 1, 2 or 3, not {self.ndim}")
+        if self.projection not in ("monarch", "dense"):
+            raise ValueError(f"projection must be 'monarch' or 'dense', not {self.projection!r}")
         if self.levels < 1 or self.in_channels < 1 or self.latent_channels < 1:
             raise ValueError("levels, in_channels and latent_channels must be positive")
         for name, width in (("hidden width", self.hidden_width), ("decoder width", self.width)):
@@ -192,6 +200,35 @@ class MonarchLinear(nn.Module):
                 f"bias={self.bias1 is not None}")
 
 
+class DenseLinear(nn.Module):
+    """Dense pointwise (1x1) projection with bias, on ``(N, C, *spatial)``."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features))
+        bound = 1.0 / math.sqrt(in_features)
+        nn.init.uniform_(self.weight, -bound, bound)
+
+    def macs_per_position(self) -> int:
+        return self.in_features * self.out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, spatial = x.shape[0], x.shape[2:]
+        y = torch.matmul(self.weight, x.reshape(n, self.in_features, -1))
+        return (y + self.bias[:, None]).reshape(n, self.out_features, *spatial)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features}, {self.out_features}"
+
+
+def _projection(config: LiVeActionConfig, in_features: int, out_features: int) -> nn.Module:
+    if config.projection == "dense":
+        return DenseLinear(in_features, out_features)
+    return MonarchLinear(in_features, out_features)
+
+
 def _group_norm(config: LiVeActionConfig, channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(config.norm_groups, channels, eps=config.norm_eps)
 
@@ -238,7 +275,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.levels, self.ndim = config.levels, config.ndim
         self.blocks = nn.Sequential(*[EncoderBlock(config) for _ in range(config.encoder_blocks)])
-        self.proj = MonarchLinear(config.hidden_width, config.latent_channels)
+        self.proj = _projection(config, config.hidden_width, config.latent_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(self.blocks(compand(wpt(x, self.levels, self.ndim))))
@@ -370,10 +407,10 @@ class Decoder(nn.Module):
     def __init__(self, config: LiVeActionConfig) -> None:
         super().__init__()
         self.levels, self.ndim = config.levels, config.ndim
-        self.proj_in = MonarchLinear(config.latent_channels, config.width)
+        self.proj_in = _projection(config, config.latent_channels, config.width)
         self.blocks = nn.Sequential(*[DecoderBlock(config) for _ in range(config.decoder_blocks)])
         self.proj_out = (nn.Identity() if config.width == config.hidden_width
-                         else MonarchLinear(config.width, config.hidden_width))
+                         else _projection(config, config.width, config.hidden_width))
 
     def forward(self, q: torch.Tensor) -> torch.Tensor:
         return iwpt(decompand(self.proj_out(self.blocks(self.proj_in(q)))), self.levels, self.ndim)
@@ -440,9 +477,18 @@ class LiVeAction(nn.Module):
 
 
 def liveaction_loss(x: torch.Tensor, x_hat: torch.Tensor, latent_companded: torch.Tensor,
-                    lam: float = 0.03) -> torch.Tensor:
-    """``log10(MSE(x, x_hat)) + lam * log2(std(latent_companded))`` (std over the whole tensor)."""
-    return torch.log10(F.mse_loss(x_hat, x)) + lam * torch.log2(latent_companded.std())
+                    lam: float = 0.03, floor: float = 0.0) -> torch.Tensor:
+    """``log10(MSE(x, x_hat)) + lam * log2(std(latent_companded))`` (std over the whole tensor).
+
+    ``floor > 0`` uses ``log2(sqrt(std^2 + floor^2))`` instead: the same gradient when
+    the spread is many quantisation steps, but bounded below, so a latent already
+    inside one step (which costs almost no bits) is not pushed on towards zero; with
+    nested channel dropout the unbounded ``log2(std)`` rewards collapsing the few
+    channels of the lowest rate level without limit.
+    """
+    std = latent_companded.std()
+    rate = torch.log2(std) if floor <= 0 else 0.5 * torch.log2(std * std + floor * floor)
+    return torch.log10(F.mse_loss(x_hat, x)) + lam * rate
 
 
 def complexity(model: LiVeAction, *size: int) -> dict[str, Any]:
@@ -469,7 +515,7 @@ def complexity(model: LiVeAction, *size: int) -> dict[str, Any]:
 
     handles = [m.register_forward_hook(hook(part))
                for part in macs for m in getattr(meta, part).modules()
-               if isinstance(m, (MonarchLinear, LinearAttention, MBConv))]
+               if isinstance(m, (MonarchLinear, DenseLinear, LinearAttention, MBConv))]
     try:
         with torch.no_grad():
             x = torch.zeros(1, cfg.in_channels, *size, device="meta")
