@@ -285,3 +285,12 @@ def test_pca_warm_start_is_a_transform_code():
     assert errors[0] < 1e-4 and errors[0] < errors[1] < errors[2]
     for block in model.decoder.blocks:                 # residual branches start at zero
         assert torch.all(block.attention.norm.weight == 0)
+
+
+def test_info_prints_encoder_and_decoder_apart(capsys):
+    from lvc.codecs.liveaction.info import main
+
+    c = main(["--paper", "--height", "64", "--width", "96"])
+    out = capsys.readouterr().out
+    assert "encoder:" in out and "decoder:" in out and "kMAC/pixel" in out
+    assert 0.4e6 < c["encoder_params"] < 0.6e6 < c["decoder_params"]   # the paper's asymmetry

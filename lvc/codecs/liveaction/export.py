@@ -7,6 +7,8 @@
 Rounds the model to float16, fits the latent entropy tables on BSDS500 training images
 (never Kodak), writes the safetensors file atomically and updates the manifest.json
 next to it (sha256, size, config, rate levels, training steps, wall time, hardware).
+``--levels`` ships other (channels, step) levels than the checkpoint's: the decoder
+decodes any step, and the shipped set was chosen on BSDS500 *val* RD points.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ def main(argv=None) -> dict:
                     help="folder of training images for the latent tables")
     ap.add_argument("--n-fit-images", type=int, default=DEFAULT_FIT_IMAGES)
     ap.add_argument("--pseudocount", type=float, default=0.05)
+    ap.add_argument("--levels", nargs="+", metavar="K:STEP",
+                    help="quality levels to ship (channels:step, low to high rate); "
+                         "default: the checkpoint's")
     ap.add_argument("--field", action="append", default=[], metavar="KEY=JSON",
                     help="extra manifest field (JSON value, or a plain string); repeatable")
     args = ap.parse_args(argv)
@@ -38,8 +43,14 @@ def main(argv=None) -> dict:
             fields[key] = json.loads(value)
         except ValueError:
             fields[key] = value
+    levels = None
+    if args.levels:
+        try:
+            levels = [(int(k), float(d)) for k, d in (s.split(":") for s in args.levels)]
+        except ValueError:
+            ap.error(f"--levels takes channels:step pairs, not {args.levels}")
     entry = export_weights(args.checkpoint, args.out, args.fit_images, args.n_fit_images,
-                           fields, args.pseudocount)
+                           fields, args.pseudocount, levels)
     print(json.dumps(entry, indent=1))
     return entry
 
