@@ -41,6 +41,7 @@ from PIL import Image
 
 from lvc.codecs.liveaction.entropy import LatentTables, decode_latents, encode_latents, \
     synthetic_latents
+from lvc.codecs.liveaction.train import parse_levels
 from lvc.entropy import FrequencyTables, channel_indexes, encode_indexed
 
 TRAIN = "../shared/datasets/bsds500/train"
@@ -160,7 +161,7 @@ def main(argv=None):
     ap.add_argument("--levels", nargs="+", default=["32:1", "96:1"],
                     help="quality levels as k:delta")
     args = ap.parse_args(argv)
-    levels = [(int(a), float(b)) for a, b in (s.split(":") for s in args.levels)]
+    levels = parse_levels(args.levels)
 
     if args.checkpoint:
         train_f, step = model_latents(args.checkpoint, args.train, args.train_count)

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import lvc
+from lvc.codecs.liveaction.train import parse_levels
 from lvc.eval.bench import load_images
 from lvc.eval.metrics import psnr
 
@@ -33,7 +34,7 @@ def main(argv=None) -> None:
     ap.add_argument("--count", type=int, default=6)
     ap.add_argument("--fit-images", type=int, default=50)
     args = ap.parse_args(argv)
-    levels = [(int(k), float(d)) for k, d in (s.split(":") for s in args.levels)]
+    levels = parse_levels(args.levels)
     if len(levels) > 8:
         ap.error("at most 8 levels per run (quality 1..8)")
     from lvc.codecs.liveaction.weights import export_weights

@@ -88,3 +88,22 @@ class ModelMismatchError(LVCError):
     """The file was encoded with different weights than the ones installed."""
 
     exit_code = 7
+
+
+def run_main(main, argv=None) -> int:
+    """Run a ``python -m`` entry point's ``main(argv)``: a user error (``LVCError``, or an
+    ``OSError`` such as a missing file) becomes one ``error: ...`` line on stderr and its
+    exit code instead of a traceback. For the module entry points outside the ``codec``
+    CLI (training, weight export); the CLI has its own handler with the same output."""
+    import sys
+
+    try:
+        main(argv)
+    except LVCError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except OSError as e:
+        print(f"error: {e.strerror or e}: {e.filename}" if e.filename else f"error: {e}",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -86,3 +86,19 @@ def test_dense_run_starts_from_pca(folder, tmp_path, capsys):
         psnr[projection] = JsonlLog(out / "log.jsonl").read()[0]["psnr"]
     assert capsys.readouterr().out.count("warm start: PCA") == 1
     assert psnr["dense"] > psnr["monarch"] + 3, psnr
+
+
+def test_parse_levels_and_one_line_errors(tmp_path, capsys):
+    from lvc.codecs.liveaction.train import parse_levels
+    from lvc.errors import BadInputError
+    from lvc.train.__main__ import main
+
+    assert parse_levels(["12:2", "48:3.5"]) == [(12, 2.0), (48, 3.5)]
+    for bad in (["12"], ["a:1"], ["0:1"], ["4:0"]):
+        with pytest.raises(BadInputError):
+            parse_levels(bad)
+    out = tmp_path / "never-made"
+    assert main(["liveaction", "--data", str(tmp_path / "missing"), "--out", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()       # nothing is created for a run that cannot start

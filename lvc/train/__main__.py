@@ -3,6 +3,8 @@
 import importlib
 import sys
 
+from ..errors import run_main
+
 TRAINERS = {"liveaction": "lvc.codecs.liveaction.train"}
 
 
@@ -12,8 +14,7 @@ def main(argv=None):
         print(f"usage: python -m lvc.train {{{','.join(TRAINERS)}}} [options]  (--help per codec)",
               file=sys.stderr)
         return 2
-    importlib.import_module(TRAINERS[argv[0]]).main(argv[1:])
-    return 0
+    return run_main(importlib.import_module(TRAINERS[argv[0]]).main, argv[1:])
 
 
 if __name__ == "__main__":

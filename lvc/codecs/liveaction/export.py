@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from .train import parse_levels
 from .weights import DEFAULT_FILE, DEFAULT_FIT_DIR, DEFAULT_FIT_IMAGES, export_weights
 
 
@@ -43,12 +44,7 @@ def main(argv=None) -> dict:
             fields[key] = json.loads(value)
         except ValueError:
             fields[key] = value
-    levels = None
-    if args.levels:
-        try:
-            levels = [(int(k), float(d)) for k, d in (s.split(":") for s in args.levels)]
-        except ValueError:
-            ap.error(f"--levels takes channels:step pairs, not {args.levels}")
+    levels = parse_levels(args.levels) if args.levels else None
     entry = export_weights(args.checkpoint, args.out, args.fit_images, args.n_fit_images,
                            fields, args.pseudocount, levels)
     print(json.dumps(entry, indent=1))
@@ -56,4 +52,8 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from ...errors import run_main
+
+    sys.exit(run_main(main))

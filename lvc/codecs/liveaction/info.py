@@ -43,4 +43,8 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from ...errors import run_main
+
+    sys.exit(run_main(main))

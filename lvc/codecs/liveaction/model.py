@@ -39,8 +39,8 @@ from torch import nn
 from ...errors import BadInputError, ModelMismatchError
 from .wpt import compand, decompand, iwpt, wpt, wpt_channels
 
-__all__ = ["LiVeActionConfig", "MonarchLinear", "DenseLinear", "SqueezeExcite", "EncoderBlock", "Encoder",
-           "LaplaceQuantizer", "LinearAttention", "MBConv", "DecoderBlock", "Decoder",
+__all__ = ["LiVeActionConfig", "MonarchLinear", "DenseLinear", "SqueezeExcite", "EncoderBlock",
+           "Encoder", "LaplaceQuantizer", "LinearAttention", "MBConv", "DecoderBlock", "Decoder",
            "LiVeAction", "liveaction_loss", "complexity"]
 
 _Q_MAX = 127            # int8 latents live in [-127, 127]
@@ -53,6 +53,10 @@ class LiVeActionConfig:
 
     ``levels`` is J (downsampling factor F = 2^J per axis); the hidden (WPT) width is
     ``in_channels * 2^(ndim*J)``. ``decoder_width=None`` means the hidden width.
+    ``projection`` is "monarch" (factorised, as the paper) or "dense" for the three
+    projections between the hidden width and the latent (encoder ``proj``, decoder
+    ``proj_in``/``proj_out``): dense ones can hold a PCA warm start exactly
+    (``warmstart.py``) and add ``in*out/F^2`` MACs per pixel (288 for 768 -> 96).
     """
 
     in_channels: int = 3
@@ -69,11 +73,6 @@ class LiVeActionConfig:
     laplace_scale_init: float = 42.0
     ndim: int = 2
     projection: str = "monarch"
-
-    """``projection``: "monarch" (factorised, as the paper) or "dense" for the three
-    projections between the hidden width and the latent (encoder ``proj``, decoder
-    ``proj_in``/``proj_out``). Dense ones can hold a PCA warm start exactly
-    (``warmstart.py``); they add ~in*out/F^2 MACs per pixel (288 for 768 -> 96)."""
 
     def __post_init__(self) -> None:
         if self.ndim not in (1, 2, 3):

@@ -41,6 +41,20 @@ on BSDS500 val at step 3000, doubling the step from 1 saved 23-26% of the bits f
 0.1-0.3 dB, so the decoder is fine-tuned on (and ships with) the coarser grid."""
 
 
+def parse_levels(items) -> list:
+    """``["12:2", "48:3"]`` -> ``[(12, 2.0), (48, 3.0)]`` (quality levels as channels:step)."""
+    from ...errors import BadInputError
+
+    try:
+        levels = [(int(k), float(d)) for k, d in (str(item).split(":") for item in items)]
+    except ValueError:
+        raise BadInputError(f"levels are channels:step pairs such as 48:2, not {list(items)}") \
+            from None
+    if any(k < 1 or not d > 0 for k, d in levels):
+        raise BadInputError(f"levels need channels >= 1 and step > 0, not {list(items)}")
+    return levels
+
+
 def level_latent(model, z, channels: int, step: float, noisy: bool):
     """Companded latent for one quality level: channels >= ``channels`` zeroed, noise of
     width ``step`` (training) or rounding to multiples of ``step`` (inference)."""
@@ -74,6 +88,7 @@ def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int 
 
     if threads:
         torch.set_num_threads(threads)
+    sampler = CropSampler(load_folder(data, crop), crop, batch_size, seed)  # fail before mkdir
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt, log = out / "checkpoint.safetensors", JsonlLog(out / "log.jsonl")
@@ -85,7 +100,6 @@ def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int 
         info = load_checkpoint(ckpt, model, opt)
         start, wall = info["step"], info.get("wall_seconds", 0.0)
         print(f"resumed at step {start} ({wall / 60:.1f} min trained)")
-    sampler = CropSampler(load_folder(data, crop), crop, batch_size, seed)
     if start == 0 and model.config.projection == "dense":
         from .warmstart import pca_init
 

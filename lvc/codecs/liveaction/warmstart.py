@@ -67,17 +67,14 @@ def pca_init(model: LiVeAction, batches, step: float = 1.0, seed: int = 0) -> to
     model.encoder.proj.weight.copy_(basis.T)
     model.encoder.proj.bias.copy_(-basis.T @ mean)
     model.quantizer.log_scale.fill_(math.log(127.0 * step))
-    generator = torch.Generator().manual_seed(seed)
-    if width == hidden:
-        embed = torch.eye(hidden)[:, :k]
-    else:
-        embed, _ = torch.linalg.qr(torch.randn(width, k, generator=generator))
-    model.decoder.proj_in.weight.copy_(step * embed)
-    model.decoder.proj_in.bias.zero_()
-    if width == hidden:
+    if width == hidden:                          # no proj_out: proj_in maps to the WPT
         model.decoder.proj_in.weight.copy_(step * basis)
         model.decoder.proj_in.bias.copy_(mean)
     else:
+        generator = torch.Generator().manual_seed(seed)
+        embed, _ = torch.linalg.qr(torch.randn(width, k, generator=generator))
+        model.decoder.proj_in.weight.copy_(step * embed)
+        model.decoder.proj_in.bias.zero_()
         model.decoder.proj_out.weight.copy_(basis @ embed.T)
         model.decoder.proj_out.bias.copy_(mean)
     zero_residual_branches(model)
