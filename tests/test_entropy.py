@@ -93,6 +93,30 @@ def test_escapes_reach_int32_extremes_without_clipping():
                                                      GAUSS), extremes)
 
 
+@pytest.mark.parametrize("tables", [LAPLACE, HIST], ids=["laplace", "histogram"])
+def test_parts_equal_consecutive_calls(tables):
+    """``indexed(..., parts=sizes)`` writes the bytes of one call per part, and a
+    decoder reading part by part gets every part back (escapes included)."""
+    @PROP
+    @given(indexed_case(tables), st.lists(st.integers(0, 25), max_size=6))
+    def check(case, cuts):
+        sym, idx = case
+        edges = sorted({0, sym.size, *(min(c, sym.size) for c in np.cumsum(cuts))})
+        sizes = np.diff(edges)
+        one, per_part = Encoder(), Encoder()
+        one.indexed(sym, idx, tables, parts=sizes)
+        for a, b in zip(edges, edges[1:]):
+            per_part.indexed(sym[a:b], idx[a:b], tables)
+        data = one.finish()
+        assert data == per_part.finish()
+        dec = Decoder(data)
+        for a, b in zip(edges, edges[1:]):
+            np.testing.assert_array_equal(dec.indexed(idx[a:b], tables), sym[a:b])
+        dec.finish()
+
+    check()
+
+
 def test_mixed_tables_multi_part_stream():
     """Hyperprior-style: a factorized part, then residuals, then categorical, one stream."""
     rng = np.random.default_rng(1)
@@ -177,6 +201,9 @@ def test_bad_inputs_are_bad_input_errors():
         encode_categorical(np.array([0]), np.array([[np.nan, 1.0]]))
     with pytest.raises(BadInputError):
         ScaleTable("cauchy")
+    for sizes in ([1, 2], [3, -1], [2, 1, 0, -1]):
+        with pytest.raises(BadInputError):
+            Encoder().indexed(np.array([1, 2]), np.array([0, 0]), GAUSS, parts=sizes)
 
 
 def test_quantize_pmf_properties():

@@ -175,3 +175,22 @@ def test_prediction_is_exact_at_the_bounds():
              for i in range(3) for t in range(m)]
     got = E._predict(w, q.astype(np.float64), full.astype(np.float64), own)
     assert got.ravel().tolist() == [(v + (1 << (E.SHIFT - 1))) >> E.SHIFT for v in exact]
+
+
+@pytest.mark.parametrize("h, w", [(1, 1), (2, 3), (5, 7), (8, 8), (13, 17), (32, 48)])
+def test_pyramid_passes_partition_and_only_look_back(h, w):
+    """Every position is in exactly one pass, and every pass neighbour inside the latent
+    was decoded in an earlier pass (what lets the decoder use it)."""
+    from lvc.codecs.liveaction import entropy as E
+
+    passes = E._passes(h, w)
+    assert len(passes) == E.PASSES
+    done = np.zeros((h, w), bool)
+    for s in passes:
+        assert not (done & s.mask).any()
+        if s.offsets:
+            for t in range(4):
+                assert done.ravel()[s.neighbours[t][s.inside[t]]].all()
+            assert s.inside.any(0).all()  # never a position without a neighbour
+        done |= s.mask
+    assert done.all()

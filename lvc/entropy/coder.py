@@ -96,10 +96,14 @@ def _as_int32(sym: np.ndarray) -> np.ndarray:
     return sym.astype(np.int32)
 
 
-def _groups(idx_flat: np.ndarray, n_tables: int):
+def _groups(idx_flat: np.ndarray) -> tuple[np.ndarray, list]:
+    """Stable order grouping the symbols by table, and ``(table, start, end)`` of every
+    non-empty group in table order. Costs O(symbols), whatever the number of tables."""
     order = np.argsort(idx_flat, kind="stable")  # radix sort for uint8
-    counts = np.bincount(idx_flat, minlength=n_tables)
-    return order, counts
+    ordered = idx_flat[order]
+    starts = np.flatnonzero(np.diff(ordered, prepend=-1)) if ordered.size else order[:0]
+    bounds = np.append(starts, ordered.size).tolist()
+    return order, list(zip(ordered[starts].tolist(), bounds[:-1], bounds[1:]))
 
 
 class Encoder:
@@ -115,11 +119,15 @@ class Encoder:
         self._pushes = []
         self._crc = 0
 
-    def indexed(self, symbols, indexes, tables) -> None:
+    def indexed(self, symbols, indexes, tables, parts=None) -> None:
         """Integer ``symbols`` (any int32); symbol i uses table ``indexes[i]``.
 
         Symbols are grouped by table index and each group is coded with one model
         (the fast path). Values outside a table's support are escaped, never clipped.
+        ``parts`` (sizes summing to the number of symbols): code the flat symbols as
+        that many consecutive calls would, each read by its own ``Decoder.indexed``
+        (for decoders whose later contexts depend on earlier parts), with one pass
+        of numpy over all of them.
         """
         tables = _as_tables(tables)
         sym = np.asarray(symbols)
@@ -127,18 +135,29 @@ class Encoder:
             raise BadInputError("symbols must be integers (round(y - mu) for residuals)")
         idx = _check_indexes(indexes, len(tables), sym.shape).ravel()
         sym = _as_int32(sym).ravel()
-        order, counts = _groups(idx, len(tables))
-        grouped = sym[order]
-        escaped = []  # (symbols, k) per group, in group order
-        for k, seg in _segments(grouped, counts):
-            lo, sup = tables.offsets32[k], int(tables.supports32[k])
-            seg -= lo  # wraps for far-out values; as uint32 it is < sup
-            esc = seg.view(np.uint32) >= sup  # exactly when lo <= value < lo + sup
-            if esc.any():
-                escaped.append((seg[esc] + lo, k))  # wraps back to the original value
-                seg[esc] = sup
-        parts = _split_escapes(escaped, tables) if escaped else None
-        self._add(sym, lambda coder: _push_indexed(coder, grouped, counts, tables, parts))
+        sizes = np.array([sym.size] if parts is None else parts, np.int64).ravel()
+        if sizes.size and (sizes.min() < 0 or sizes.sum() != sym.size):
+            raise BadInputError(f"part sizes must be >= 0 and sum to {sym.size} symbols")
+        n_tables = len(tables)
+        part = np.repeat(np.arange(sizes.size, dtype=np.int64), sizes)
+        order, groups = _groups(part * n_tables + idx)
+        table = idx[order]
+        lo = tables.offsets32[table]
+        grouped = sym[order] - lo  # wraps for far-out values; as uint32 it is < the support
+        sup = tables.supports32[table]
+        esc = grouped.view(np.uint32) >= sup  # exactly when lo <= value < lo + support
+        escapes = {}  # part -> its escape stream parts
+        if esc.any():
+            where = np.flatnonzero(esc)
+            owner = part[order][where]
+            for q in np.unique(owner).tolist():
+                at = where[owner == q]
+                escapes[q] = _split_escapes(grouped[at] + lo[at], table[at], tables)
+            grouped[where] = sup[where]
+        by_part = [[] for _ in range(sizes.size)]
+        for key, start, end in groups:
+            by_part[key // n_tables].append((key % n_tables, start, end))
+        self._add(sym, lambda coder: _push_indexed(coder, grouped, by_part, tables, escapes))
 
     def residuals(self, residuals, indexes, table: ScaleTable) -> None:
         """Gaussian/Laplace residuals ``round(y - mu)``, indexes from ``table.indexes(scales)``."""
@@ -173,30 +192,31 @@ class Encoder:
         return _frame(self._crc, coder)
 
 
-def _segments(grouped: np.ndarray, counts: np.ndarray):
+def _segments(grouped: np.ndarray, groups: list):
     """(table index, view of its symbols) for every non-empty group, in index order."""
-    ends = np.cumsum(counts)
-    for k in np.flatnonzero(counts):
-        yield int(k), grouped[ends[k] - counts[k]: ends[k]]
+    for k, start, end in groups:
+        yield k, grouped[start:end]
 
 
-def _split_escapes(escaped, tables: FrequencyTables):
-    values = np.concatenate([v for v, _ in escaped]).astype(np.int64)
-    ks = np.concatenate([np.full(v.size, k) for v, k in escaped])
+def _split_escapes(values: np.ndarray, ks: np.ndarray, tables: FrequencyTables):
+    """The escape code parts of escaped ``values`` of tables ``ks``."""
     lo = tables.offsets[ks]
-    return escape.split(values, lo, lo + tables.supports[ks] - 1)
+    return escape.split(values.astype(np.int64), lo, lo + tables.supports[ks] - 1)
 
 
-def _push_indexed(coder, grouped, counts, tables, parts) -> None:
-    if parts is not None:
-        signs, nbits, values, sizes = parts
-        if values.size:
-            coder.encode_reverse(values, _model.Uniform(), sizes)
-        coder.encode_reverse(nbits, _model.Uniform(escape.N_SIZE))
-        coder.encode_reverse(signs, _model.Uniform(2))
+def _push_indexed(coder, grouped, by_part, tables, escapes) -> None:
+    """Push the parts last to first; in each, the escapes first (the decoder reads them
+    after the part's symbols), then the table groups in reverse."""
     models = _categoricals(tables)
-    for k, seg in reversed(list(_segments(grouped, counts))):
-        coder.encode_reverse(seg, models[k])
+    for q in range(len(by_part) - 1, -1, -1):
+        if q in escapes:
+            signs, nbits, values, sizes = escapes[q]
+            if values.size:
+                coder.encode_reverse(values, _model.Uniform(), sizes)
+            coder.encode_reverse(nbits, _model.Uniform(escape.N_SIZE))
+            coder.encode_reverse(signs, _model.Uniform(2))
+        for k, start, end in reversed(by_part[q]):
+            coder.encode_reverse(grouped[start:end], models[k])
 
 
 class Decoder:
@@ -212,10 +232,10 @@ class Decoder:
         idx_in = _check_indexes(indexes, len(tables))
         idx = idx_in.ravel()
         coder = self._coder
-        order, counts = _groups(idx, len(tables))
+        order, groups = _groups(idx)
         models = _categoricals(tables)
         grouped = np.empty(idx.size, np.int32)
-        segments = list(_segments(grouped, counts))
+        segments = list(_segments(grouped, groups))
         for k, seg in segments:
             seg[:] = _guard(coder.decode, models[k], seg.size)
         escaped = []

@@ -79,7 +79,7 @@ class FrequencyTables:
     def __len__(self) -> int:
         return len(self.pmfs)
 
-    @property
+    @cached_property
     def supports(self) -> np.ndarray:
         """Number of directly coded values per table (escape excluded)."""
         return np.array([p.size - 1 for p in self.pmfs], dtype=np.int64)

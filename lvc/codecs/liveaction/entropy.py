@@ -4,24 +4,32 @@ The paper stores its int8 latents as a tiled lossless image. Here they are coded
 the shared entropy layer (``lvc.entropy``) under a model that uses integers only at
 decode time, so encoder and decoder agree bit for bit on any machine. Numpy only.
 
-Decode order: channel by channel, each channel in two checkerboard passes, anchors
-(i + j even) then non-anchors. Notation: ``N4(X)`` is the mean of the up to four edge
-neighbours of each position, as the integer ``12 * sum // count`` (zero padding outside
-the latent, renormalised by the number of neighbours inside; 0 for none, e.g. 1x1).
+**Decode order:** channel by channel; within a channel, ``PASSES`` passes over a
+quincunx pyramid (the interlacing of hierarchical lossless image coders), so that all
+but the first sixteenth of the positions have decoded neighbours of their own channel
+on all four sides. Pass 0 is the lattice of every 4th row and column; then each pass
+``s = 4, 3, 2, 1`` fills ``R_s``: for even ``s`` the centres ``(d, d) mod 2d`` of the
+decoded lattice of spacing ``2d`` (``d = 2**(s/2 - 1)``), whose diagonal neighbours
+``(+-d, +-d)`` are decoded; for odd ``s`` the rest of the lattice of spacing ``d``
+(``d = 2**((s-1)/2)``), whose edge neighbours ``(+-d, 0), (0, +-d)`` are decoded. The
+last pass is the classic checkerboard's second half. Notation: ``N4(X)`` is the mean of
+the up to four edge neighbours, ``O(X)`` of the up to four pass neighbours (the offsets
+above), each as the integer ``12 * sum // count`` (neighbours outside the latent are
+left out; 0 when there are none), and ``G(X)`` the pass neighbours' gradient
+``|X[a] - X[-a]| + |X[b] - X[-b]|`` over the opposite pairs inside the latent.
 
 1. **Integer linear prediction** (a learned-but-integer mean). Symbol ``q[c, i, j]`` is
    predicted from data already decoded:
-   ``pred = (w0 + w1 * N4(q[c] on anchors) + sum_{j<c} (a_j q[j] + b_j N4(q[j])) + 2**9) >> 10``
-   (``w1`` only for non-anchors, whose four edge neighbours are all anchors). The
-   integer weights per (channel, pass) are ridge least squares on training latents,
-   rounded to multiples of 2**-10. The coded symbol is the residual
-   ``r = q - pred`` (wrapped to int32, so every int32 latent round-trips).
+   ``pred = (w0 + w1 * O(q[c]) + sum_{j<c} (a_j q[j] + b_j N4(q[j])) + 2**9) >> 10``
+   (``w1 = 0`` in pass 0). The integer weights per (channel, pass) are ridge least
+   squares on training latents, rounded to multiples of 2**-10. The coded symbol is
+   the residual ``r = q - pred`` (wrapped to int32, so every int32 latent round-trips).
 2. **Integer scale context.** ``act = v . (1, |r[c-b]|, N4(|r[c-b]|) for b = 1, 2, 3,
-   N4(|r[c]| on anchors))`` (the last term for non-anchors; missing channels are 0),
-   with integer weights ``v`` per (channel, pass) fitted to predict ``|r|`` on training
-   latents; ``act`` is cut into ``ANCHOR_BINS`` / ``NONANCHOR_BINS`` bins by integer
-   thresholds per (channel, pass) fitted as equal-population quantiles (ties kept
-   together; channel 0's anchors therefore have one context).
+   O(|r[c]|), G(q[c]))`` (the last two from pass 1 on; missing channels are 0), with
+   integer weights ``v`` per (channel, pass) fitted to predict ``|r|`` on training
+   latents; ``act`` is cut into ``BINS`` bins by integer thresholds per (channel, pass)
+   fitted as equal-population quantiles (ties kept together; channel 0's pass 0
+   therefore has one context).
 3. **Tables:** one histogram per (channel, pass, bin) over the channel's training
    residual range, smoothed over value buckets (exact below 8 in magnitude, then four
    per octave) and towards the (channel, pass) pooled histogram, plus ``pseudocount``;
@@ -31,8 +39,9 @@ Feature values are clipped to +-2**15 (|r| to 2**15) so that no integer sum can
 overflow; real latents are within +-127/delta. The prediction's matrix products run
 on float64 BLAS for speed but are exact integer arithmetic (every partial sum is an
 integer below 2**53 for up to ``MAX_CHANNELS`` channels), so their result does not
-depend on the BLAS, FMA or thread count. One ``Encoder.indexed`` call per
-(channel, pass); all per-pixel work is vectorised numpy.
+depend on the BLAS, FMA or thread count. The encoder codes all (channel, pass) parts
+in one ``Encoder.indexed`` call, the decoder reads one part per call; all per-pixel
+work is vectorised numpy.
 """
 
 from __future__ import annotations
@@ -44,11 +53,12 @@ import numpy as np
 from ...entropy import Decoder, Encoder, FrequencyTables
 from ...errors import BadInputError
 
-FORMAT_VERSION = 2
-ANCHOR_BINS = 8
-NONANCHOR_BINS = 10
-BINS = ANCHOR_BINS + NONANCHOR_BINS
-"""Tables per channel: anchor bins first, then non-anchor bins."""
+FORMAT_VERSION = 3
+PYRAMID = 4
+"""Quincunx steps: pass 0 is the lattice of spacing 2**(PYRAMID / 2)."""
+PASSES = PYRAMID + 1
+BINS = 8
+"""Scale-context bins (tables) per (channel, pass)."""
 SHIFT = 10
 """Prediction weights are integers in units of 2**-SHIFT."""
 RIDGE = 10.0
@@ -63,14 +73,75 @@ _NORM = 12  # lcm(1, 2, 3, 4): neighbour sums renormalised to four neighbours, t
 _LIMIT = 1 << 15  # feature clip: sums of products stay far inside int64
 _MAX_WEIGHT = 1 << 24
 _NO_THRESHOLD = np.iinfo(np.int64).max
-_N_SCALE = 2 + 2 * SCALE_BACK  # bias, 2 per previous channel, own anchors
+_N_SCALE = 5 + 2 * SCALE_BACK  # bias, 2 per previous channel, E and N4(E), O(|r|), G(q)
 MAX_CHANNELS = 256
 """Keeps the prediction sums below 2**53 (see ``_predict``)."""
+_LAYOUT = (FORMAT_VERSION, PYRAMID, BINS, SHIFT, SCALE_BACK)
+_EDGE = ((-1, 0), (1, 0), (0, -1), (0, 1))  # opposite pairs next to each other
+_DIAGONAL = ((-1, -1), (1, 1), (-1, 1), (1, -1))
 
 
-# ---------------------------------------------------------------- integer helpers
-def _anchor_mask(h: int, w: int) -> np.ndarray:
-    return (np.add.outer(np.arange(h), np.arange(w)) % 2) == 0
+# ---------------------------------------------------------------- the pyramid
+@dataclass(frozen=True)
+class _Pass:
+    """The positions of one pass and their decoded pass neighbours.
+
+    ``mask`` (h, w) bool; ``offsets``: four (di, dj), opposite pairs adjacent, () for
+    pass 0; ``neighbours`` (4, n) flat indices of each position's neighbour at each
+    offset (clamped into the latent) and ``inside`` (4, n) whether it is inside."""
+
+    mask: np.ndarray
+    offsets: tuple
+    neighbours: np.ndarray
+    inside: np.ndarray
+
+    @classmethod
+    def of(cls, mask: np.ndarray, offsets: tuple) -> "_Pass":
+        h, w = mask.shape
+        rows, cols = np.nonzero(mask)
+        di = np.array([o[0] for o in offsets], np.int64)[:, None]
+        dj = np.array([o[1] for o in offsets], np.int64)[:, None]
+        r, c = rows + di, cols + dj  # (4, n); (0, n) for pass 0
+        inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+        return cls(mask, offsets, np.clip(r, 0, h - 1) * w + np.clip(c, 0, w - 1), inside)
+
+
+def _passes(h: int, w: int) -> list:
+    """The ``PASSES`` passes in decode order (see the module docstring)."""
+    i, j = np.arange(h)[:, None], np.arange(w)[None, :]
+    top = PYRAMID // 2  # pass 0 = lattice 2**top (PYRAMID even)
+    out = [_Pass.of((i % (1 << top) == 0) & (j % (1 << top) == 0), ())]
+    for s in range(PYRAMID, 0, -1):
+        if s % 2 == 0:
+            d = 1 << (s // 2 - 1)
+            mask = (i % (2 * d) == d) & (j % (2 * d) == d)
+            offsets = tuple((d * a, d * b) for a, b in _DIAGONAL)
+        else:
+            d = 1 << ((s - 1) // 2)
+            mask = (i % d == 0) & (j % d == 0) & ((i // d + j // d) % 2 == 1)
+            offsets = tuple((d * a, d * b) for a, b in _EDGE)
+        out.append(_Pass.of(mask, offsets))
+    return out
+
+
+def _neighbour_values(a: np.ndarray, s: _Pass) -> np.ndarray:
+    """(4, ..., n): ``a``'s values (..., h, w) at the pass neighbours, 0 outside."""
+    flat = a.reshape(a.shape[:-2] + (a.shape[-2] * a.shape[-1],))
+    return np.stack([np.take(flat, s.neighbours[t], -1) * s.inside[t] for t in range(4)])
+
+
+def _mean_at(a: np.ndarray, s: _Pass) -> np.ndarray:
+    """O(a) at the pass's positions (..., n): ``12 * (sum of the in-latent pass
+    neighbours) // their number`` (0 without any)."""
+    return _NORM * _neighbour_values(a, s).sum(0) // np.maximum(s.inside.sum(0), 1)
+
+
+def _gradient_at(a: np.ndarray, s: _Pass) -> np.ndarray:
+    """G(a) at the pass's positions: ``|a[o0] - a[o1]| + |a[o2] - a[o3]|`` over the
+    opposite pairs inside the latent."""
+    v, inside = _neighbour_values(a, s), s.inside
+    return (np.abs(v[0] - v[1]) * (inside[0] & inside[1])
+            + np.abs(v[2] - v[3]) * (inside[2] & inside[3]))
 
 
 def _neighbour_sum(a: np.ndarray) -> np.ndarray:
@@ -84,7 +155,8 @@ def _neighbour_sum(a: np.ndarray) -> np.ndarray:
 
 
 def _n4(a: np.ndarray) -> np.ndarray:
-    """``12 * (sum of the in-image edge neighbours) // their number`` (0 without any)."""
+    """N4 over whole planes: ``12 * (sum of the in-latent edge neighbours) // their
+    number`` (0 without any)."""
     count = _neighbour_sum(np.ones(a.shape[-2:], np.int64))
     return _NORM * _neighbour_sum(a) // np.maximum(count, 1)
 
@@ -113,20 +185,14 @@ class _Features:
 
     q: list  # per pass: clipped q, as (exactly representable) float64 for _predict
     full: list  # per pass: N4(q) over all neighbours, float64
-    own: np.ndarray  # non-anchor positions: N4(q on anchors) of the same channel, int64
+    own: list  # per pass: O(q) of the same channel, int64 (None for pass 0)
 
     @classmethod
-    def of(cls, q: np.ndarray, masks) -> "_Features":
+    def of(cls, q: np.ndarray, passes) -> "_Features":
         qc = _clip(q)
         full = _n4(qc)
-        own = _n4(qc * masks[0])
-        return cls([_f64(qc[:, m]) for m in masks], [_f64(full[:, m]) for m in masks],
-                   own[:, masks[1]])
-
-
-def _masks(h: int, w: int):
-    anchors = _anchor_mask(h, w)
-    return anchors, ~anchors
+        return cls([_f64(qc[:, s.mask]) for s in passes], [_f64(full[:, s.mask]) for s in passes],
+                   [_mean_at(qc, s) if s.offsets else None for s in passes])
 
 
 def _predict(w: np.ndarray, q: np.ndarray, full: np.ndarray, own: np.ndarray | None
@@ -134,7 +200,7 @@ def _predict(w: np.ndarray, q: np.ndarray, full: np.ndarray, own: np.ndarray | N
     """Integer predictions (n, m) from weights ``w`` (n, 2 + 2C) of n channels, the
     clipped values ``q`` and ``full`` = N4(q) (k, m; float64 holding integers) of channels
     0 .. k - 1 (a channel's weights for itself and later channels are zero) and ``own``
-    (n, m), for non-anchors."""
+    = O(q) (n, m) of the channels themselves (None in pass 0)."""
     k = q.shape[0]
     # Exact integer arithmetic carried out by float64 BLAS: every product is below
     # 2**24 * 12 * 2**15 < 2**43 and with at most 2 * MAX_CHANNELS terms every partial
@@ -151,26 +217,45 @@ def _f64(a: np.ndarray) -> np.ndarray:
     return a.astype(np.float64)
 
 
-def _scale_columns(rabs: np.ndarray, rabs_n4: np.ndarray, own: np.ndarray | None,
-                   c0: int, n: int, mask: np.ndarray):
-    """The non-constant scale-context features of channels c0 .. c0 + n - 1 at ``mask``:
-    ``(feature, first channel having it, values (n - first, positions))``.
+def _scale_columns(rabs: np.ndarray, rabs_n4: np.ndarray, energy: np.ndarray, own, c0: int,
+                   n: int):
+    """The non-constant scale-context features of channels c0 .. c0 + n - 1 at the
+    positions of one pass: ``(feature, first channel having it, values (n - first, positions))``.
 
-    ``rabs`` / ``rabs_n4`` hold |r| (clipped) and its N4 for the channels before; ``own``
-    is N4(|r| on anchors) of the channels themselves (non-anchors only)."""
+    ``rabs`` / ``rabs_n4`` hold |r| (clipped) and its N4 at those positions for the
+    channels before; ``energy`` (2, n, positions) is ``(E, N4(E))`` of the channels
+    themselves, E being the mean |r| of all the channels before (``_energy``); ``own``
+    is ``(O(|r|), G(q))`` of the channels themselves (None in pass 0)."""
     for b in range(1, SCALE_BACK + 1):
         lo = max(0, b - c0)  # the first channel that has a channel b back
         if lo < n:
-            yield 2 * b - 1, lo, rabs[c0 + lo - b: c0 + n - b][:, mask]
-            yield 2 * b, lo, rabs_n4[c0 + lo - b: c0 + n - b][:, mask]
+            yield 2 * b - 1, lo, rabs[c0 + lo - b: c0 + n - b]
+            yield 2 * b, lo, rabs_n4[c0 + lo - b: c0 + n - b]
+    yield 2 * SCALE_BACK + 1, 0, energy[0]
+    yield 2 * SCALE_BACK + 2, 0, energy[1]
     if own is not None:
-        yield _N_SCALE - 1, 0, own
+        yield _N_SCALE - 2, 0, own[0]
+        yield _N_SCALE - 1, 0, own[1]
+
+
+def _energy(total: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``(E, N4(E))`` planes from ``total`` = the sum of |r| over the ``c`` channels
+    before (``E = 16 * total // c``, 0 for channel 0)."""
+    e = 16 * total // np.maximum(c, 1)
+    return np.stack([e, _n4(e)])
+
+
+def _own_scale(rabs: np.ndarray, qc: np.ndarray, s: _Pass):
+    """``(O(|r|), G(q))`` at the pass's positions (None in pass 0)."""
+    if not s.offsets:
+        return None
+    return _mean_at(rabs, s), _gradient_at(qc, s)
 
 
 def _scale_features(*args) -> np.ndarray:
     """All scale features (n, positions, _N_SCALE), bias first (for fitting)."""
-    n, mask = args[-2:]
-    x = np.zeros((n, int(mask.sum()), _N_SCALE), np.int64)
+    n, positions = args[-1], args[2].shape[-1]
+    x = np.zeros((n, positions, _N_SCALE), np.int64)
     x[..., 0] = 1
     for f, lo, values in _scale_columns(*args):
         x[lo:, :, f] = values
@@ -179,8 +264,7 @@ def _scale_features(*args) -> np.ndarray:
 
 def _activity(v: np.ndarray, *args) -> np.ndarray:
     """Scale activity ``v . features`` (n, positions) for weights ``v`` (n, _N_SCALE)."""
-    n, mask = args[-2:]
-    act = np.repeat(v[:, :1], int(mask.sum()), 1)
+    act = np.repeat(v[:, :1], args[2].shape[-1], 1)
     for f, lo, values in _scale_columns(*args):
         act[lo:] += v[lo:, f, None] * values
     return act
@@ -191,11 +275,11 @@ def _activity(v: np.ndarray, *args) -> np.ndarray:
 class LatentTables:
     """Context-model tables for integer latents of one quantisation step.
 
-    ``weights`` (C, 2, 2 + 2C) integer prediction weights per (channel, pass):
-    ``[bias, own, a_0, b_0, a_1, b_1, ...]``; ``scale_weights`` (C, 2, 8) the scale
-    context weights; ``thresholds`` (C, 2, max bins - 1) the bin edges (unused slots
-    hold int64 max); ``tables``: ``C * BINS`` frequency tables, table
-    ``c * BINS + bin`` (anchor bins, then ``ANCHOR_BINS + bin`` for non-anchors).
+    ``weights`` (C, PASSES, 2 + 2C) integer prediction weights per (channel, pass):
+    ``[bias, own, a_0, b_0, a_1, b_1, ...]``; ``scale_weights`` (C, PASSES, _N_SCALE)
+    the scale context weights; ``thresholds`` (C, PASSES, BINS - 1) the bin edges
+    (unused slots hold int64 max); ``tables``: ``C * PASSES * BINS`` frequency tables,
+    table ``(c * PASSES + pass) * BINS + bin``.
     """
 
     weights: np.ndarray
@@ -205,9 +289,9 @@ class LatentTables:
 
     def __post_init__(self):
         c = self.weights.shape[0] if self.weights.ndim == 3 else -1
-        expected = {"weights": (self.weights, (c, 2, 2 + 2 * c)),
-                    "scale_weights": (self.scale_weights, (c, 2, _N_SCALE)),
-                    "thresholds": (self.thresholds, (c, 2, max(ANCHOR_BINS, NONANCHOR_BINS) - 1))}
+        expected = {"weights": (self.weights, (c, PASSES, 2 + 2 * c)),
+                    "scale_weights": (self.scale_weights, (c, PASSES, _N_SCALE)),
+                    "thresholds": (self.thresholds, (c, PASSES, BINS - 1))}
         for name, (a, shape) in expected.items():
             if c < 1 or a.shape != shape or a.dtype != np.int64:
                 raise BadInputError(f"latent tables: {name} must be int64 of shape {shape}")
@@ -215,8 +299,8 @@ class LatentTables:
             raise BadInputError("latent tables: weights out of range")
         if c > MAX_CHANNELS:
             raise BadInputError(f"latent tables: at most {MAX_CHANNELS} channels, got {c}")
-        if len(self.tables) != c * BINS:
-            raise BadInputError(f"latent tables: expected {c * BINS} tables, "
+        if len(self.tables) != c * PASSES * BINS:
+            raise BadInputError(f"latent tables: expected {c * PASSES * BINS} tables, "
                                 f"got {len(self.tables)}")
 
     @property
@@ -233,27 +317,27 @@ class LatentTables:
         blocks = [_check_latent(q, channels, "training latent")[:channels] for q in latents]
         if not blocks:
             raise BadInputError("no training latents to fit the tables on")
-        masks = [_masks(*q.shape[1:]) for q in blocks]
-        feats = [_Features.of(q, m) for q, m in zip(blocks, masks)]
-        weights = np.stack([_fit_predictor(feats, p, channels) for p in (0, 1)], 1)
-        resid = [_residuals(q, m, f, weights) for q, m, f in zip(blocks, masks, feats)]
-        scale_args = [_scale_args(r, m) for r, m in zip(resid, masks)]
-        scale_w = np.zeros((channels, 2, _N_SCALE), np.int64)
-        for p in (0, 1):
+        passes = [_passes(*q.shape[1:]) for q in blocks]
+        feats = [_Features.of(q, s) for q, s in zip(blocks, passes)]
+        weights = np.stack([_fit_predictor(feats, p, channels) for p in range(PASSES)], 1)
+        resid = [_residuals(q, s, f, weights) for q, s, f in zip(blocks, passes, feats)]
+        scale_args = [_scale_args(r, q, s) for r, q, s in zip(resid, blocks, passes)]
+        scale_w = np.zeros((channels, PASSES, _N_SCALE), np.int64)
+        for p in range(PASSES):
             x = np.concatenate([_scale_features(*a[p]) for a in scale_args], 1)
-            y = np.concatenate([np.abs(r[:, m[p]]) for r, m in zip(resid, masks)], 1)
+            y = np.concatenate([np.abs(r[:, s[p].mask]) for r, s in zip(resid, passes)], 1)
             for c in range(channels):
                 scale_w[c, p] = _ridge(x[c], y[c], RIDGE)
-        thresholds = np.full((channels, 2, max(ANCHOR_BINS, NONANCHOR_BINS) - 1), _NO_THRESHOLD)
-        acts = [[_activity(scale_w[:, p], *a[p]) for p in (0, 1)] for a in scale_args]
-        for p, bins in ((0, ANCHOR_BINS), (1, NONANCHOR_BINS)):
-            thresholds[:, p, : bins - 1] = _fit_thresholds(
-                [np.concatenate([a[p][c] for a in acts]) for c in range(channels)], bins)
-        values = [[], []]
-        indexes = [[], []]
-        for r, m, a in zip(resid, masks, acts):
-            for p in (0, 1):
-                values[p].append(r[:, m[p]])
+        thresholds = np.full((channels, PASSES, BINS - 1), _NO_THRESHOLD)
+        acts = [[_activity(scale_w[:, p], *a[p]) for p in range(PASSES)] for a in scale_args]
+        for p in range(PASSES):
+            thresholds[:, p] = _fit_thresholds(
+                [np.concatenate([a[p][c] for a in acts]) for c in range(channels)], BINS)
+        values = [[] for _ in range(PASSES)]
+        indexes = [[] for _ in range(PASSES)]
+        for r, s, a in zip(resid, passes, acts):
+            for p in range(PASSES):
+                values[p].append(r[:, s[p].mask])
                 indexes[p].append(_table_index(a[p], thresholds, p, 0))
         tables = _fit_tables([np.concatenate(v, 1) for v in values],
                              [np.concatenate(i, 1) for i in indexes], pseudocount)
@@ -264,8 +348,7 @@ class LatentTables:
         """Flat dict of integer arrays (safetensors/npz friendly, no pickle)."""
         t = self.tables.to_arrays()
         return {
-            "layout": np.array([FORMAT_VERSION, ANCHOR_BINS, NONANCHOR_BINS, SHIFT, SCALE_BACK],
-                               np.int64),
+            "layout": np.array(_LAYOUT, np.int64),
             "weights": self.weights.astype(np.int32),  # |w| <= 2**24
             "scale_weights": self.scale_weights.astype(np.int32),
             "thresholds": self.thresholds.copy(),
@@ -279,7 +362,7 @@ class LatentTables:
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "LatentTables":
         try:
             layout = [int(v) for v in np.asarray(arrays["layout"]).ravel()]
-            if layout != [FORMAT_VERSION, ANCHOR_BINS, NONANCHOR_BINS, SHIFT, SCALE_BACK]:
+            if layout != list(_LAYOUT):
                 raise BadInputError(f"latent tables of an unknown layout {layout}")
             tables = FrequencyTables.from_arrays({
                 "lengths": np.asarray(arrays["table_lengths"], np.int64),
@@ -314,21 +397,22 @@ def _ridge(x: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
 
 def _fit_predictor(feats: list, p: int, channels: int) -> np.ndarray:
     """Prediction weights (C, 2 + 2C) of pass ``p`` for every channel: one shared Gram
-    matrix of ``[1, q_0, N4(q_0), q_1, ...]``, each channel using its prefix."""
+    matrix of ``[1, q_0, N4(q_0), q_1, ...]``, each channel using its prefix (plus its
+    own O(q) after pass 0)."""
     z = np.concatenate([np.concatenate([np.ones((1, f.q[p].shape[1]), np.int64),
                                         np.stack([f.q[p], f.full[p]], 1).reshape(2 * channels, -1)])
                         for f in feats], 1).astype(np.float64)  # (1 + 2C, n)
     y = np.concatenate([f.q[p] for f in feats], 1).astype(np.float64)  # (C, n)
     gram, zy = z @ z.T, z @ y.T
-    if p == 1:
-        own = np.concatenate([f.own for f in feats], 1).astype(np.float64)
+    if p:
+        own = np.concatenate([f.own[p] for f in feats], 1).astype(np.float64)
         own_z, own_own, own_y = own @ z.T, (own * own).sum(1), (own * y).sum(1)
     out = np.zeros((channels, 2 + 2 * channels), np.int64)
     for c in range(channels):
         cols = 1 + 2 * c
         a = gram[:cols, :cols].copy()
         rhs = zy[:cols, c].copy()
-        if p == 1:
+        if p:
             a = np.block([[a, own_z[c, :cols, None]], [own_z[c, None, :cols], own_own[c]]])
             rhs = np.append(rhs, own_y[c])
         a += RIDGE * np.eye(a.shape[0])
@@ -337,18 +421,18 @@ def _fit_predictor(feats: list, p: int, channels: int) -> np.ndarray:
         w = np.clip(np.rint(w * (1 << SHIFT)), -_MAX_WEIGHT, _MAX_WEIGHT).astype(np.int64)
         out[c, 0] = w[0]
         out[c, 2: 2 + 2 * c] = w[1: cols]
-        if p == 1:
+        if p:
             out[c, 1] = w[cols]
     return out
 
 
-def _residuals(q: np.ndarray, masks, f: _Features, weights: np.ndarray) -> np.ndarray:
+def _residuals(q: np.ndarray, passes, f: _Features, weights: np.ndarray) -> np.ndarray:
     """Residuals of a whole block (encoder side: every channel known)."""
     k = q.shape[0]
     r = np.zeros(q.shape, np.int32)
-    for p in (0, 1):
-        pred = _predict(weights[:k, p], f.q[p], f.full[p], f.own if p else None)
-        r[:, masks[p]] = _wrap32(q[:, masks[p]].astype(np.int64) - pred)
+    for p, s in enumerate(passes):
+        pred = _predict(weights[:k, p], f.q[p], f.full[p], f.own[p])
+        r[:, s.mask] = _wrap32(q[:, s.mask].astype(np.int64) - pred)
     return r
 
 
@@ -356,13 +440,15 @@ def _rabs(r: np.ndarray) -> np.ndarray:
     return np.minimum(np.abs(r.astype(np.int64)), _LIMIT)
 
 
-def _scale_args(r: np.ndarray, masks) -> list:
+def _scale_args(r: np.ndarray, q: np.ndarray, passes) -> list:
     """Per pass, the ``_scale_columns`` arguments of every channel (encoder side)."""
     k = r.shape[0]
-    rabs = _rabs(r)
+    rabs, qc = _rabs(r), _clip(q)
     rabs_n4 = _n4(rabs)
-    own = _n4(rabs * masks[0])[:, masks[1]]
-    return [(rabs, rabs_n4, None, 0, k, masks[0]), (rabs, rabs_n4, own, 0, k, masks[1])]
+    before = np.cumsum(rabs, 0) - rabs  # sum over the channels before each channel
+    energy = _energy(before, np.arange(k)[:, None, None])
+    return [(rabs[:, s.mask], rabs_n4[:, s.mask], energy[:, :, s.mask], _own_scale(rabs, qc, s),
+             0, k) for s in passes]
 
 
 def _fit_thresholds(per_channel: list, bins: int) -> np.ndarray:
@@ -386,7 +472,7 @@ def _fit_thresholds(per_channel: list, bins: int) -> np.ndarray:
 
 def _table_index(act: np.ndarray, thresholds: np.ndarray, p: int, c0: int) -> np.ndarray:
     n = act.shape[0]
-    base = np.arange(c0, c0 + n)[:, None] * BINS + (ANCHOR_BINS if p else 0)
+    base = (np.arange(c0, c0 + n)[:, None] * PASSES + p) * BINS
     return base + _bin(act, thresholds[c0: c0 + n, p])
 
 
@@ -415,17 +501,17 @@ def _fit_tables(values: list, indexes: list, pseudocount: float) -> FrequencyTab
     channels = values[0].shape[0]
     counts, offsets = [], []
     for c in range(channels):
-        v = [values[p][c].astype(np.int64) for p in (0, 1)]
+        v = [values[p][c].astype(np.int64) for p in range(PASSES)]
         both = np.concatenate(v)
         lo, hi = (int(both.min()), int(both.max())) if both.size else (0, 0)
         buckets = _buckets(np.arange(lo, hi + 1))
-        for p, bins in ((0, ANCHOR_BINS), (1, NONANCHOR_BINS)):
-            hist = np.zeros((bins, hi - lo + 1))
-            np.add.at(hist, (indexes[p][c] - c * BINS - (ANCHOR_BINS if p else 0), v[p] - lo), 1.0)
+        for p in range(PASSES):
+            hist = np.zeros((BINS, hi - lo + 1))
+            np.add.at(hist, (indexes[p][c] - (c * PASSES + p) * BINS, v[p] - lo), 1.0)
             hist = _smooth(hist, buckets)
             pooled = hist.sum(0)
             counts.extend(hist + POOL_WEIGHT * pooled / max(pooled.sum(), 1.0))
-            offsets.extend([lo] * bins)
+            offsets.extend([lo] * BINS)
     return FrequencyTables.from_histograms(counts, offsets, pseudocount=pseudocount)
 
 
@@ -454,14 +540,14 @@ def _check_shape(shape, tables: LatentTables) -> tuple:
 
 def _symbols(q: np.ndarray, tables: LatentTables):
     """(masks, residuals, table indexes per pass) of a whole block (encoder side)."""
-    masks = _masks(*q.shape[1:])
-    f = _Features.of(q, masks)
-    r = _residuals(q, masks, f, tables.weights)
-    args = _scale_args(r, masks)
+    passes = _passes(*q.shape[1:])
+    f = _Features.of(q, passes)
+    r = _residuals(q, passes, f, tables.weights)
+    args = _scale_args(r, q, passes)
     k = q.shape[0]
     idx = [_table_index(_activity(tables.scale_weights[:k, p], *args[p]), tables.thresholds, p, 0)
-           for p in (0, 1)]
-    return masks, r, idx
+           for p in range(PASSES)]
+    return [s.mask for s in passes], r, idx
 
 
 def encode_latents(q: np.ndarray, tables: LatentTables) -> bytes:
@@ -469,10 +555,11 @@ def encode_latents(q: np.ndarray, tables: LatentTables) -> bytes:
     q = _check_latent(q, 0)
     _check_shape(q.shape, tables)
     masks, r, idx = _symbols(q, tables)
+    # decode order: channel by channel, pass by pass; one part per (channel, pass)
+    sym = np.concatenate([r[:, m] for m in masks], 1)  # (k, all positions), pass-major
     enc = Encoder()
-    for c in range(q.shape[0]):
-        for p in (0, 1):
-            enc.indexed(r[c][masks[p]], idx[p][c], tables.tables)
+    enc.indexed(sym, np.concatenate(idx, 1), tables.tables,
+                parts=np.tile([int(m.sum()) for m in masks], q.shape[0]))
     return enc.finish()
 
 
@@ -482,31 +569,37 @@ def decode_latents(data: bytes, shape: tuple, tables: LatentTables) -> np.ndarra
     Raises ``CorruptStreamError`` when the stream is damaged or was coded with other
     tables (the stream's symbol CRC does not match)."""
     k, h, w = _check_shape(shape, tables)
-    masks = _masks(h, w)
+    passes = _passes(h, w)
     out = np.zeros((k, h, w), np.int32)
-    qc = np.zeros((k, h, w), np.int64)  # clipped q, |r|, N4(|r|) of decoded channels
-    rabs = np.zeros((k, h, w), np.int64)
-    rabs_n4 = np.zeros((k, h, w), np.int64)
-    q_at = [np.zeros((k, int(m.sum()))) for m in masks]  # clipped q per pass (float64)
-    full_at = [np.zeros_like(a) for a in q_at]  # N4(q) per pass
+    qc = np.zeros((h, w), np.int64)  # clipped q and |r| of the channel being decoded
+    rabs = np.zeros((h, w), np.int64)
+    total = np.zeros((h, w), np.int64)  # sum of |r| over the decoded channels
+    # per pass, at its positions, for the decoded channels: clipped q and N4(q) (float64
+    # for _predict), |r| and N4(|r|)
+    sizes = [int(s.mask.sum()) for s in passes]
+    q_at, full_at = ([np.zeros((k, n)) for n in sizes] for _ in range(2))
+    rabs_at, rabs_n4_at = ([np.zeros((k, n), np.int64) for n in sizes] for _ in range(2))
     dec = Decoder(data)
     for c in range(k):
-        r = np.zeros((h, w), np.int32)
-        for p, m in enumerate(masks):
-            own = own_r = None
-            if p == 1:  # the channel's anchors are decoded
-                own, own_r = (_n4(a[c] * masks[0])[m][None] for a in (qc, rabs))
+        energy = _energy(total, c)
+        for p, s in enumerate(passes):
+            m = s.mask
+            own = _mean_at(qc, s)[None] if s.offsets else None
             pred = _predict(tables.weights[c: c + 1, p], q_at[p][:c], full_at[p][:c], own)[0]
-            act = _activity(tables.scale_weights[c: c + 1, p], rabs, rabs_n4, own_r, c, 1, m)
-            idx = _table_index(act, tables.thresholds, p, c)[0]
-            r[m] = dec.indexed(idx, tables.tables)
-            out[c][m] = _wrap32(r[m].astype(np.int64) + pred)
-            qc[c] = _clip(out[c])
-            rabs[c] = _rabs(r)
-        full = _n4(qc[c])
-        for p, m in enumerate(masks):
-            q_at[p][c], full_at[p][c] = qc[c][m], full[m]
-        rabs_n4[c] = _n4(rabs[c])
+            own_scale = _own_scale(rabs, qc, s)
+            if own_scale is not None:
+                own_scale = tuple(a[None] for a in own_scale)
+            act = _activity(tables.scale_weights[c: c + 1, p], rabs_at[p], rabs_n4_at[p],
+                            energy[:, None, m], own_scale, c, 1)
+            r = dec.indexed(_table_index(act, tables.thresholds, p, c)[0], tables.tables)
+            out[c][m] = _wrap32(r.astype(np.int64) + pred)
+            qc[m] = _clip(out[c][m])
+            rabs[m] = _rabs(r)
+        full, rabs_n4 = _n4(qc), _n4(rabs)
+        for p, s in enumerate(passes):
+            q_at[p][c], full_at[p][c] = qc[s.mask], full[s.mask]
+            rabs_at[p][c], rabs_n4_at[p][c] = rabs[s.mask], rabs_n4[s.mask]
+        total += rabs
     dec.finish()
     return out
 
@@ -517,7 +610,7 @@ def latent_bits(q: np.ndarray, tables: LatentTables) -> float:
     q = _check_latent(q, 0)
     _check_shape(q.shape, tables)
     masks, r, idx = _symbols(q, tables)
-    return sum(tables.tables.information_bits(r[:, masks[p]], idx[p]) for p in (0, 1))
+    return sum(tables.tables.information_bits(r[:, m], idx[p]) for p, m in enumerate(masks))
 
 
 def synthetic_latents(count: int, channels: int, h: int, w: int, seed: int = 0) -> list:
