@@ -171,7 +171,7 @@ def main() -> None:
             os.environ[la_weights.WEIGHTS_ENV] = str(random_weights(tmp))
             print("weights: random init (memory and time only; PSNR is meaningless)")
         else:
-            entry = la_weights.manifest_entry()
+            entry = la_weights.manifest_entry(la_weights.CODEC_ID)
             print(f"weights: {la_weights.weights_dir() / entry['file']} (steps {entry.get('steps')})")
         import torch
 

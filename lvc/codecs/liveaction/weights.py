@@ -43,12 +43,11 @@ from typing import Any
 import numpy as np
 
 from ...errors import BadInputError, CodecUnavailableError, ModelMismatchError
-from ...formats.files import atomic_output, write_bytes_atomic
+from ...formats.files import atomic_output
+from ..manifest import (MANIFEST, WEIGHTS_ENV, file_sha256, fingerprint_of,  # noqa: F401
+                        manifest_entry, read_manifest, update_manifest, weights_dir)
 
 CODEC_ID = "liveaction-rgb"
-WEIGHTS_ENV = "LVC_WEIGHTS_DIR"
-MANIFEST = "manifest.json"
-MANIFEST_FORMAT = 1
 FILE_FORMAT = 1
 DEFAULT_FILE = f"{CODEC_ID}.safetensors"
 DEFAULT_FIT_DIR = "../shared/datasets/bsds500/train"
@@ -58,59 +57,6 @@ _MODEL = "model."
 _EXPORT_HINT = ("run python -m lvc.codecs.liveaction.export --checkpoint "
                 "runs/liveaction-image/checkpoint.safetensors --out "
                 "assets/weights/liveaction-rgb.safetensors")
-
-
-def weights_dir() -> Path:
-    """``$LVC_WEIGHTS_DIR`` if set, else ``assets/weights`` at the repository root."""
-    env = os.environ.get(WEIGHTS_ENV)
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "assets" / "weights"
-
-
-# ---------------------------------------------------------------- manifest
-def read_manifest(directory=None) -> dict:
-    """The manifest of ``directory`` (default ``weights_dir()``); empty when absent."""
-    path = Path(directory or weights_dir()) / MANIFEST
-    if not path.is_file():
-        return {"format": MANIFEST_FORMAT, "weights": []}
-    try:
-        manifest = json.loads(path.read_text())
-        if not isinstance(manifest.get("weights"), list):
-            raise ValueError("no 'weights' list")
-    except (ValueError, AttributeError) as e:
-        raise ModelMismatchError(f"{path} is not a valid weights manifest ({e})") from None
-    return manifest
-
-
-def manifest_entry(codec_id: str = CODEC_ID, directory=None) -> dict | None:
-    """The manifest entry of ``codec_id`` (the last one if several), or None."""
-    entries = [e for e in read_manifest(directory)["weights"] if e.get("codec") == codec_id]
-    return entries[-1] if entries else None
-
-
-def update_manifest(entry: dict, directory) -> Path:
-    """Add ``entry``, replacing the entries of the same codec or file; atomic write."""
-    manifest = read_manifest(directory)
-    manifest["format"] = MANIFEST_FORMAT
-    manifest["weights"] = [e for e in manifest["weights"]
-                           if e.get("codec") != entry["codec"] and e.get("file") != entry["file"]]
-    manifest["weights"].append(entry)
-    text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
-    return write_bytes_atomic(Path(directory) / MANIFEST, text.encode(), overwrite=True)
-
-
-def file_sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def fingerprint_of(sha256_hex: str) -> bytes:
-    """The 4-byte codec fingerprint of a weights file: the first bytes of its sha256."""
-    return bytes.fromhex(sha256_hex)[:4]
 
 
 def _locate(codec_id: str, directory=None) -> tuple[Path | None, dict | None, str | None]:
