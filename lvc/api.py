@@ -17,7 +17,8 @@ from .errors import BadInputError, CorruptStreamError, FormatError, MissingFileE
     ModelMismatchError
 from .formats.container import DEFAULT_LIMITS, Header, Limits, is_lvc, pack, unpack
 from .formats.files import write_bytes_atomic
-from .formats.media import Media, as_audio, as_image, check_layout
+from .formats.media import Media, as_audio, as_image, as_image_set, check_layout
+from .formats.names import check_names
 
 PathLike = (str, os.PathLike)
 
@@ -29,6 +30,8 @@ def to_media(x, sample_rate=None, codec: Codec | None = None) -> Media:
             return as_image(x.data)
         if x.modality == "audio":
             return as_audio(x.data, x.sample_rate)
+        if x.modality == "images":
+            return as_image_set(x.data, x.metadata.get("names"))
         return x
     if isinstance(x, PathLike):
         from .formats.io import read_media
@@ -54,13 +57,17 @@ def encode(x, codec: str | None = None, quality: int | None = None, *,
     c = get_codec(codec) if codec else None
     media = to_media(x, sample_rate, c)
     if c is None:
+        if media.modality not in DEFAULT_CODEC:
+            raise BadInputError(f"no default codec for {media.modality}: name one (for image "
+                                "sets, a codec that packs archives)")
         c = get_codec(DEFAULT_CODEC[media.modality])
     c.check_media(media)
     q = c.check_quality(quality)
     enc = c.encode(media, q)
     header = Header(codec=c.id, modality=media.modality, shape=media.shape,
-                    dtype=str(media.data.dtype), quality=q, fingerprint=c.fingerprint(),
-                    sample_rate=media.sample_rate, metadata=enc.metadata)
+                    dtype=str(media.data.dtype), quality=q,
+                    fingerprint=c.fingerprint_for(media.shape), sample_rate=media.sample_rate,
+                    metadata=enc.metadata)
     return pack(header, enc.streams)
 
 
@@ -76,31 +83,55 @@ def _load_bytes(data) -> bytes:
 
 
 def decode_media(data, limits: Limits = DEFAULT_LIMITS) -> Media:
-    """Decode ``.lvc`` bytes (or a path) into a Media with sample rate and metadata."""
+    """Decode ``.lvc`` bytes (or a path) into a Media with sample rate and metadata.
+
+    Metadata is the header's, updated by what the codec decoded (an image set's
+    names travel in the codec's streams)."""
     header, streams = unpack(_load_bytes(data), limits)
     c = get_codec(header.codec)
-    if header.fingerprint != c.fingerprint():
-        raise ModelMismatchError(
-            f"file was encoded with {header.codec} weights {_hex(header.fingerprint)}, installed "
-            f"weights are {_hex(c.fingerprint())}")
-    if header.modality != c.modality:
+    if not c.handles(header.modality):
         raise FormatError(f"corrupt header: {c.id} codes {c.modality}, header says {header.modality}")
     problem = check_layout(header.modality, tuple(header.shape), header.dtype)
     if problem:
         raise FormatError(f"corrupt header: {problem}")
+    expected = c.fingerprint_for(tuple(header.shape))  # after the layout check: a valid shape
+    if header.fingerprint != expected:
+        raise ModelMismatchError(
+            f"file was encoded with {header.codec} weights {_hex(header.fingerprint)}, installed "
+            f"weights are {_hex(expected)}")
     media = c.decode(header, streams)
     if media.shape != tuple(header.shape) or str(media.data.dtype) != header.dtype:
         raise CorruptStreamError(
             f"decoded {media.data.dtype} {media.shape} but the header declares "
             f"{header.dtype} {tuple(header.shape)}: the file is corrupt")
     media.sample_rate = header.sample_rate
-    media.metadata = dict(header.metadata)
+    media.metadata = {**header.metadata, **media.metadata}
+    if header.modality == "images" and media.metadata.get("names") is not None:
+        # whatever codec decoded them, names become file names: check them here once
+        check_names(media.metadata["names"], header.shape[0], CorruptStreamError)
     return media
 
 
 def decode(data, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
     """Decode ``.lvc`` bytes (or a path) into a numpy array (see ``lvc.formats.media``)."""
     return decode_media(data, limits).data
+
+
+def encode_images(images, names=None, codec: str | None = None,
+                  quality: int | None = None) -> bytes:
+    """Encode same-size images (a list of arrays or an ``(N, H, W[, C])`` array) into
+    ONE ``.lvc`` file, with their file names if given; ``codec`` must pack archives."""
+    return encode(as_image_set(images, names), codec, quality)
+
+
+def decode_images(data) -> tuple:
+    """Decode an image-set ``.lvc`` (bytes or a path): ``(array (N, H, W[, C]), names or
+    None)``."""
+    media = decode_media(data)
+    if media.modality != "images":
+        raise BadInputError(f"not an image set: the file holds {media.modality} data "
+                            "(use lvc.decode)")
+    return media.data, media.metadata.get("names")
 
 
 def _hex(fp) -> str:
@@ -145,6 +176,7 @@ def list_codecs(available_only: bool = False) -> list:
             continue
         rows.append({"id": cid, "modality": info.modality, "lossless": info.lossless,
                      "quality_range": list(info.quality_range),
-                     "default_quality": info.default_quality, "available": reason is None,
+                     "default_quality": info.default_quality, "archives": info.archives,
+                     "available": reason is None,
                      "reason": reason, "description": info.description})
     return rows

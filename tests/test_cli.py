@@ -11,10 +11,9 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-from click.testing import CliRunner
 from PIL import Image
 
-from lvc.cli.main import EXIT_CODES, cli
+from lvc.cli.main import EXIT_CODES
 from lvc.codecs.registry import BUILTIN
 from lvc.errors import LVCError
 from lvc.samples import sample_audio, sample_image
@@ -22,21 +21,7 @@ from lvc.samples import sample_audio, sample_image
 CLASSICAL = {"png", "jpeg", "webp", "avif", "jpegxl", "flac", "opus", "vorbis", "mp3"}
 
 
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(result):
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result
-
-
-def assert_user_error(result, code):
-    """Exactly one `error: ...` line on stderr, the documented code, no traceback."""
-    assert result.exit_code == code, (result.exit_code, result.stderr, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+from cli_helpers import assert_user_error, ok, run  # noqa: E402
 
 
 def listing(folder):

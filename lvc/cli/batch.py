@@ -3,6 +3,7 @@
 Inputs (files, directories, globs) become ``Job``s with a planned output path; a
 job runs as a plain top-level function so it can go to a worker process, and turns
 user errors into an error row plus exit code, so one bad file never stops a batch.
+``encode_archive`` is the other path: many images packed into one image-set file.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import api
-from ..errors import BadInputError, LVCError, MissingFileError
+from ..errors import BadInputError, LVCError, MissingFileError, UnsupportedMediaError
 from ..formats.container import read_header
 from ..formats.files import check_writable, write_bytes_atomic
+from ..formats.media import as_image_set
 from . import report
 
 _GLOB_CHARS = frozenset("*?[")
@@ -29,6 +31,7 @@ class Job:
     dst: Path
     auto_suffix: bool = False  # decode: append default_suffix(modality) to dst
     error: LVCError | None = None  # found while planning (no match, name clash)
+    output: Path | None = None  # -o as given for a single input (an image set unpacks into it)
 
 
 def _listing(folder: Path, suffixes) -> list:
@@ -80,7 +83,7 @@ def plan(items, batch: bool, output, suffix: str | None) -> list:
             error = BadInputError(f"{src} and {taken[dst]} would both be written to "
                                   f"{dst}{'.*' if auto else ''}")
         taken.setdefault(dst, src)
-        jobs.append(Job(src, dst, auto, error))
+        jobs.append(Job(src, dst, auto, error, None if batch else out))
     return jobs
 
 
@@ -98,11 +101,50 @@ def encode_file(job: Job, codec=None, quality=None, force=False) -> dict:
     return report.result_row(job.src, job.dst, read_header(data), len(data))
 
 
+def encode_archive(items, dst: Path, codec: str, quality=None, force=False,
+                   label: str = "") -> dict:
+    """Pack every listed image into ONE image-set ``.lvc`` (for a codec with
+    ``archives``); each image keeps its file name. Gray images of one size only."""
+    from ..eval.parallel import progress
+    from ..formats.io import read_media
+
+    for src, error in items:  # an empty directory, a glob without matches
+        if error is not None:
+            raise error
+    check_writable(dst, force)  # fail before reading anything
+    names, seen = [src.name for src, _ in items], {}
+    for src, _ in items:
+        if seen.setdefault(src.name, src) != src:
+            raise BadInputError(f"{seen[src.name]} and {src} are both named {src.name}: "
+                                "names in an archive must be unique")
+    images = []
+    with progress(len(items), "reading") as advance:
+        for src, _ in items:
+            media = read_media(src)
+            if media.modality != "image":
+                raise UnsupportedMediaError(f"{src}: an archive holds images, not {media.modality}")
+            if media.data.ndim != 2:
+                raise UnsupportedMediaError(f"{src}: an archive holds grayscale images; this one "
+                                            f"has {media.data.shape[2]} channels")
+            images.append(media.data)
+            advance()
+    data = api.encode(as_image_set(images, names, label), codec, quality)
+    write_bytes_atomic(dst, data, force)
+    return report.result_row(label, dst, read_header(data), len(data))
+
+
 def decode_file(job: Job, force=False) -> dict:
-    """Decode one ``.lvc`` file; the header (read first) picks the default suffix."""
+    """Decode one ``.lvc`` file; the header (read first) picks the default suffix. An
+    image set unpacks into a directory: ``-o`` for a single input, else ``<stem>/``."""
     _require_file(job.src)
     data = job.src.read_bytes()
     header = read_header(data)
+    if header.modality == "images":
+        from ..formats.io import write_image_set
+
+        folder = job.output or job.dst  # job.dst is <stem> before a suffix is added
+        write_image_set(folder, api.decode_media(data), overwrite=force)
+        return report.result_row(job.src, folder, header, len(data))
     dst = job.dst
     if job.auto_suffix:
         from ..formats.io import default_suffix

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from .. import __version__, api
-from ..codecs.registry import DEFAULT_CODEC, get_codec
+from ..codecs.registry import DEFAULT_CODEC, codec_info, get_codec
 from ..errors import (
     BadInputError,
     ChecksumError,
@@ -125,6 +125,7 @@ Examples:
   codec encode photo.png -o small.lvc -c jpeg -q 60
   codec encode shots/ 'more/*.png' -o encoded/ --workers 4
   codec encode song.wav -c flac --json
+  codec encode digits/ -o digits.lvc -c pc-hclt   # one archive (codecs that pack sets)
 """)
 @click.option("-c", "--codec", metavar="ID",
               help=f"Codec id from `codec list` (default: {DEFAULT_CODEC['image']} for images, "
@@ -139,10 +140,20 @@ def encode(inputs, output, force, as_json, workers, scheduler, codec, quality):
     files skipped) and glob patterns. Prints per file: input -> output, codec,
     quality, bytes and the rate: bits per pixel (whole file / H*W) for images,
     kbit/s for audio. A failed file is reported and the others continue.
+
+    Archives: with a codec that packs image sets (e.g. pc-hclt), a directory,
+    several files or a glob, and an OUT ending in .lvc, all images go into ONE
+    .lvc file (same-size grayscale images with distinct file names; any bad
+    input fails the whole archive). `codec decode` restores each file by name.
     """
     if codec:  # one clear error up front instead of one per file
         get_codec(codec).check_quality(quality)
     items, is_batch = batch.expand(inputs, MEDIA_SUFFIXES, "media")
+    if is_batch and codec and str(output or "").lower().endswith(".lvc") \
+            and codec_info(codec).archives:
+        row = batch.encode_archive(items, Path(output), codec, quality, force, " ".join(inputs))
+        click.echo(json.dumps([row], indent=2) if as_json else report.result_line(row))
+        return
     jobs = batch.plan(items, is_batch, output, ".lvc")
     _report(jobs, batch.encode_file, {"codec": codec, "quality": quality, "force": force},
             workers, as_json, "encoding", scheduler)
@@ -161,6 +172,12 @@ def decode(inputs, output, force, as_json, workers, scheduler):
     The output format follows OUT's suffix (.png, .wav, .flac, .npy, ...); by
     default it is <stem>.png for images, <stem>.wav for audio and <stem>.npy
     for other arrays. Directories and globs work as for `codec encode`.
+
+    An image-set archive decodes into a directory (OUT, or <stem>/ next to
+    it; several inputs: OUT/<stem>/), one file per image under its stored
+    name (PNG unless the name has another image suffix; unnamed sets:
+    00000.png, 00001.png, ...). Nothing is written if any file exists
+    (without --force) or any image fails.
     """
     items, is_batch = batch.expand(inputs, {".lvc"}, ".lvc")
     jobs = batch.plan(items, is_batch, output, None)

@@ -9,14 +9,16 @@ from __future__ import annotations
 import zlib
 
 from ..formats.container import Header
+from ..formats.media import pixel_count
 
 
 def rate(header: Header, nbytes: int) -> dict:
-    """``{"bpp": ...}`` for images (bits / H*W), ``{"kbps": ...}`` for audio (bits /
-    duration), ``{"bits_per_sample": ...}`` otherwise; the value is None if undefined."""
+    """``{"bpp": ...}`` for images (bits / H*W) and image sets (bits / N*H*W),
+    ``{"kbps": ...}`` for audio (bits / duration), ``{"bits_per_sample": ...}``
+    otherwise; the value is None if undefined."""
     bits, shape = 8 * nbytes, header.shape
-    if header.modality == "image":
-        pixels = shape[0] * shape[1] if len(shape) >= 2 else 0
+    if header.modality in ("image", "images"):
+        pixels = pixel_count(header.modality, shape)
         return {"bpp": bits / pixels if pixels else None}
     if header.modality == "audio":
         seconds = shape[0] / header.sample_rate if shape and header.sample_rate else 0
@@ -34,9 +36,12 @@ def format_rate(row: dict) -> str:
 
 
 def result_row(src, dst, header: Header, nbytes: int) -> dict:
-    """One encode/decode result as printed by ``--json`` (``nbytes``: the .lvc size)."""
+    """One encode/decode result as printed by ``--json`` (``nbytes``: the .lvc size);
+    an image set's row also says how many images it holds."""
+    count = {"images": header.shape[0]} if header.modality == "images" and header.shape else {}
     return {"input": str(src), "output": str(dst), "codec": header.codec,
-            "quality": header.quality, "bytes": nbytes, **rate(header, nbytes), "error": None}
+            "quality": header.quality, **count, "bytes": nbytes, **rate(header, nbytes),
+            "error": None}
 
 
 def error_row(src, dst, message: str) -> dict:
@@ -45,7 +50,8 @@ def error_row(src, dst, message: str) -> dict:
 
 
 def result_line(row: dict) -> str:
-    return (f"{row['input']} -> {row['output']}  {row['codec']} q{row['quality']}  "
+    count = f"{row['images']:,} images  " if "images" in row else ""
+    return (f"{row['input']} -> {row['output']}  {row['codec']} q{row['quality']}  {count}"
             f"{row['bytes']:,} bytes  {format_rate(row)}")
 
 

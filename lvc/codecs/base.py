@@ -32,10 +32,22 @@ class Codec:
     quality_range: tuple = (0, 100)
     default_quality: int = 75
     description: str = ""
+    archives: bool = False  # an image codec that also codes modality "images" as one file
 
     def fingerprint(self) -> bytes | None:
         """4-byte fingerprint of the weights this codec decodes with (None: no weights)."""
         return None
+
+    def fingerprint_for(self, shape) -> bytes | None:
+        """The fingerprint for media of ``shape`` (an image set's is (N, H, W)): a codec
+        with one model per image size overrides this to name the model that size uses."""
+        return self.fingerprint()
+
+    def handles(self, modality: str) -> bool:
+        """True when this codec codes ``modality``: its own, or image sets when it packs
+        archives (an image codec with ``archives``)."""
+        return modality == self.modality or (
+            modality == "images" and self.archives and self.modality == "image")
 
     def check_quality(self, quality) -> int:
         lo, hi = self.quality_range
@@ -50,8 +62,10 @@ class Codec:
         return q
 
     def check_media(self, media: Media) -> None:
-        if media.modality != self.modality:
-            raise UnsupportedMediaError(f"{self.id} codes {self.modality}, not {media.modality}")
+        if not self.handles(media.modality):
+            what = "image sets (it packs no archives)" if media.modality == "images" \
+                else media.modality
+            raise UnsupportedMediaError(f"{self.id} codes {self.modality}, not {what}")
 
     def encode(self, media: Media, quality: int) -> Encoded:
         raise NotImplementedError

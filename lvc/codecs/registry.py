@@ -31,6 +31,7 @@ class CodecInfo:
     probe: str | None = None  # "module:function" -> None or a reason it cannot run
     error: str | None = None  # set when a plugin failed to load
     rd_qualities: tuple = ()  # default sweep for RD curves; empty: spread over the range
+    archives: bool = False  # also codes modality "images" (many same-size images, one file)
 
     def sweep_qualities(self) -> tuple:
         """Qualities an RD evaluation uses unless told otherwise (low to high)."""
@@ -88,9 +89,12 @@ BUILTIN = (
               (1, 8), 4, "LiVeAction (wavelet packet + tiny encoder, CPU-trained small decoder)",
               ("torch", "safetensors"), "lvc.codecs.liveaction.weights:probe",
               rd_qualities=(1, 2, 3, 4, 5, 6, 7, 8)),
+    CodecInfo("pc-hclt", "lvc.codecs.pc.codec:PCCodec", "image", True, (0, 0), 0,
+              "Probabilistic circuit (Hidden Chow-Liu Tree), lossless, 28x28 and 8x8 gray",
+              ("safetensors",), "lvc.codecs.pc.weights:probe", archives=True),
 )
 
-DEFAULT_CODEC = {"image": "webp", "audio": "opus"}
+DEFAULT_CODEC = {"image": "webp", "audio": "opus", "images": "pc-hclt"}
 """Codec used when none is named, per modality (LiVeAction replaces these once trained)."""
 
 
@@ -105,7 +109,8 @@ def _plugins() -> dict:
             cls = ep.load()
             out[cls.id or ep.name] = CodecInfo(
                 cls.id or ep.name, ep.value, cls.modality, cls.lossless,
-                tuple(cls.quality_range), cls.default_quality, cls.description)
+                tuple(cls.quality_range), cls.default_quality, cls.description,
+                archives=bool(getattr(cls, "archives", False)))
         except Exception as e:  # a broken plugin must not break lvc; list it as unavailable
             out[ep.name] = CodecInfo(ep.name, ep.value, "image", False, (0, 0), 0,
                                      error=f"plugin failed to load: {e}")
@@ -125,7 +130,7 @@ def register(cls) -> type:
         raise ValueError("a codec class needs a non-empty `id`")
     _RUNTIME[cls.id] = CodecInfo(cls.id, f"{cls.__module__}:{cls.__qualname__}", cls.modality,
                                  cls.lossless, tuple(cls.quality_range), cls.default_quality,
-                                 cls.description)
+                                 cls.description, archives=bool(getattr(cls, "archives", False)))
     get_codec.cache_clear()
     return cls
 

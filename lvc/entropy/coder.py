@@ -164,22 +164,37 @@ class Encoder:
         self.indexed(residuals, indexes, table)
 
     def categorical(self, symbols, probs) -> None:
-        """``symbols[i]`` in ``[0, K)`` with its own probability vector ``probs[i]``.
+        """``symbols[i]`` in ``[0, K)`` with its own probability vector ``probs[i]``
+        (rows need not be normalised: constriction normalises them).
 
-        Zero probabilities are allowed: constriction gives every symbol at least the
-        smallest representable mass, so any symbol in range is codable.
+        ``probs`` may also be a function returning that (n, K) array, called only when
+        the stream is written: for models whose probabilities for a whole stream are too
+        big to keep but cheap to recompute from a small state (the decoder passes the
+        array as usual). Zero probabilities are allowed: constriction gives every symbol
+        at least the smallest representable mass, so any symbol in range is codable.
         """
         sym = np.asarray(symbols)
         if sym.size and not np.issubdtype(sym.dtype, np.integer):
             raise BadInputError("categorical symbols must be integers")
         sym = sym.astype(np.int64).ravel()
-        p = _check_probs(probs, sym.size)
-        if sym.size and (sym.min() < 0 or sym.max() >= p.shape[1]):
-            raise BadInputError(f"categorical symbols must lie in [0, {p.shape[1]})")
+        if sym.size and sym.min() < 0:
+            raise BadInputError("categorical symbols must be >= 0")
         s32 = sym.astype(np.int32)
+
+        def checked(p):
+            p = _check_probs(p, sym.size)
+            if sym.size and sym.max() >= p.shape[1]:
+                raise BadInputError(f"categorical symbols must lie in [0, {p.shape[1]})")
+            return p
+
+        if callable(probs):
+            make = probs
+        else:
+            ready = checked(probs)
+            make = (lambda: ready)
         if sym.size:
             self._add(sym, lambda coder: coder.encode_reverse(
-                s32, _model.Categorical(perfect=False), p))
+                s32, _model.Categorical(perfect=False), checked(make())))
 
     def _add(self, sym: np.ndarray, push) -> None:
         self._crc = zlib.crc32(np.ascontiguousarray(sym, "<i4").tobytes(), self._crc)

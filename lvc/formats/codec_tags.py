@@ -15,6 +15,8 @@ CODEC_TAGS = {
     "flac": 16, "opus": 17, "vorbis": 18, "mp3": 19,
     # learned image codecs
     "liveaction-rgb": 32,
+    # learned lossless codecs
+    "pc-hclt": 48,
 }
 _BY_TAG = {v: k for k, v in CODEC_TAGS.items()}
 

@@ -29,7 +29,7 @@ MAGIC = b"\x89LVC"
 MAJOR = 1
 MINOR = 0
 
-MODALITIES = ("image", "audio", "volume", "hyperspectral")
+MODALITIES = ("image", "audio", "volume", "hyperspectral", "images")  # index = header nibble
 DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64", "int8", "uint32", "float16")
 
 _F_FINGERPRINT, _F_SAMPLE_RATE, _F_METADATA = 1, 2, 4

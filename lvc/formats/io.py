@@ -3,18 +3,21 @@
 ``read_media`` looks at the bytes, not the suffix: ``.lvc`` files are refused (use
 ``lvc.decode``), ``.npy`` arrays are read as images, then Pillow is asked whether it
 is an image, then libsndfile whether it is audio. ``write_media`` dispatches on the
-media's modality and the suffix (``.npy`` takes any modality).
+media's modality and the suffix (``.npy`` takes any modality). ``write_image_set``
+writes an image set as one file per image into a directory, all or nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import BadInputError, MissingFileError, UnsupportedMediaError
 from .container import is_lvc
-from .files import atomic_output
+from .files import atomic_output, check_writable
 from .media import Media, as_image
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -77,3 +80,55 @@ def write_media(path, media: Media, overwrite: bool = False) -> Path:
 
         return write_audio(path, media, overwrite)
     raise UnsupportedMediaError(f"{path}: {media.modality} data can only be written as .npy")
+
+
+@functools.lru_cache(maxsize=None)
+def _is_image_suffix(suffix: str) -> bool:
+    """True when ``write_media`` can write an image under this (lower-case) suffix."""
+    from .image_io import image_format
+
+    try:
+        return suffix == ".npy" or bool(image_format(Path("x" + suffix)))
+    except UnsupportedMediaError:
+        return False
+
+
+def image_set_file_names(media: Media) -> list:
+    """The file name each image of a set is written under: its stored name when the
+    suffix is one lvc writes (``.png``, ``.pgm``, ``.bmp``, ``.npy`` ...), the stored name
+    plus ``.png`` otherwise (no suffix, ``.txt``...), ``00000.png``, ``00001.png``... when
+    the set has no names."""
+    names = media.metadata.get("names")
+    if names is None:
+        return [f"{i:05d}.png" for i in range(len(media.data))]
+    return [n if _is_image_suffix(Path(n).suffix.lower()) else n + ".png" for n in names]
+
+
+def write_image_set(folder, media: Media, overwrite: bool = False) -> list:
+    """Write every image of an image-set ``Media`` into ``folder`` (created if needed)
+    under ``image_set_file_names``; returns the paths.
+
+    All or nothing: every target is checked first (an existing file needs
+    ``overwrite``), every image is written to a temporary file, and only when all
+    succeeded are they renamed into place, so a failure leaves no partial set."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise BadInputError(f"{folder}: an image set decodes into a directory; this is a file")
+    targets, seen = [folder / name for name in image_set_file_names(media)], set()
+    for path in targets:
+        if path in seen:  # e.g. names "a" and "a.png"
+            raise BadInputError(f"{path}: two images of the set would be written to this file")
+        seen.add(path)
+        check_writable(path, overwrite)
+    created = not folder.exists()
+    try:
+        with contextlib.ExitStack() as stack:  # exits (renames) only after every write
+            for path, image in zip(targets, media.data):
+                tmp = stack.enter_context(atomic_output(path, overwrite))
+                write_media(tmp, Media(image, "image"), overwrite=True)
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty: leave nothing behind
+        raise
+    return targets

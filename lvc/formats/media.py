@@ -5,16 +5,21 @@ Array conventions (what ``lvc.decode`` returns and what codecs accept):
   4 (RGBA); uint8, or uint16 where a codec supports it.
 - audio: ``(frames,)`` mono or ``(frames, channels)``; int16/int32 PCM or float32
   in [-1, 1]; ``sample_rate`` in Hz.
+- images (an image set): ``(N, H, W)`` or ``(N, H, W, C)``, N images of one size
+  and layout, coded as one file by codecs that pack archives; ``metadata["names"]``
+  holds their file names when known.
 - volume / hyperspectral: N-d arrays (added by the multimodal codecs).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import UnsupportedMediaError
+from ..errors import BadInputError, UnsupportedMediaError
+from .names import check_names
 
 MAX_CHANNELS = 4  # image channels
 MAX_AUDIO_CHANNELS = 255
@@ -33,10 +38,15 @@ class Media:
 
     @property
     def num_pixels(self) -> int:
-        """H * W for images (the bpp denominator), number of samples otherwise."""
-        if self.modality == "image":
-            return int(self.data.shape[0] * self.data.shape[1])
-        return int(self.data.size)
+        """The bpp denominator (see ``pixel_count``)."""
+        return pixel_count(self.modality, self.shape)
+
+
+def pixel_count(modality: str, shape) -> int:
+    """H*W for an image, N*H*W for an image set (an archive's bpp counts every pixel
+    of every image), the number of samples otherwise; 0 for a shape too short."""
+    n = {"image": 2, "images": 3}.get(modality, len(shape))
+    return math.prod(int(d) for d in shape[:n]) if len(shape) >= n else 0
 
 
 _IMAGE_DTYPES = ("uint8", "uint16")
@@ -53,6 +63,13 @@ def check_layout(modality: str, shape: tuple, dtype: str) -> str | None:
             return f"an image must be HxW or HxWxC with C in 2..4, not {shape}"
         if shape[0] < 1 or shape[1] < 1:
             return f"empty image {shape}"
+        if dtype not in _IMAGE_DTYPES:
+            return f"image samples must be uint8 or uint16, not {dtype}"
+    elif modality == "images":
+        if len(shape) not in (3, 4) or (len(shape) == 4 and not 2 <= shape[3] <= MAX_CHANNELS):
+            return f"an image set must be NxHxW or NxHxWxC with C in 2..4, not {shape}"
+        if min(shape[:3]) < 1:
+            return f"empty image set {shape}"
         if dtype not in _IMAGE_DTYPES:
             return f"image samples must be uint8 or uint16, not {dtype}"
     elif modality == "audio":
@@ -81,6 +98,35 @@ def as_image(array, source: str = "array") -> Media:
         raise UnsupportedMediaError(f"{source}: image samples must be uint8 or uint16, "
                                     f"got {data.dtype}")
     return Media(np.ascontiguousarray(data), "image")
+
+
+def as_image_set(images, names=None, source: str = "image set") -> Media:
+    """Validate same-size images (a list of image arrays, or an ``(N, H, W[, C])``
+    array) and stack them into one image-set ``Media``; ``names`` (file names, one
+    per image, distinct) go to ``metadata["names"]``."""
+    if isinstance(images, np.ndarray):
+        if images.ndim not in (3, 4):
+            raise UnsupportedMediaError(f"{source}: an image set array must be NxHxW or "
+                                        f"NxHxWxC, got shape {images.shape}")
+    images = list(images)
+    if not images:
+        raise BadInputError(f"{source}: an image set needs at least one image")
+    if names is not None:
+        names = check_names(names, len(images))
+    label = names if names is not None else [f"image {i}" for i in range(len(images))]
+    arrays = [as_image(im, f"{source}: {label[i]}").data for i, im in enumerate(images)]
+    first = arrays[0]
+    for i, a in enumerate(arrays):
+        if a.shape[:2] != first.shape[:2]:
+            raise UnsupportedMediaError(
+                f"{source}: {label[i]} is {a.shape[1]}x{a.shape[0]} but {label[0]} is "
+                f"{first.shape[1]}x{first.shape[0]}; the images of a set must have one size")
+        if image_channels(a) != image_channels(first) or a.dtype != first.dtype:
+            raise UnsupportedMediaError(
+                f"{source}: {label[i]} has {image_channels(a)} channel(s) of {a.dtype}, "
+                f"{label[0]} {image_channels(first)} of {first.dtype}; the images of a set "
+                "must have one layout")
+    return Media(np.stack(arrays), "images", metadata={} if names is None else {"names": names})
 
 
 def as_audio(array, sample_rate, source: str = "array") -> Media:

@@ -5,7 +5,7 @@ import sys
 
 from ..errors import run_main
 
-TRAINERS = {"liveaction": "lvc.codecs.liveaction.train"}
+TRAINERS = {"liveaction": "lvc.codecs.liveaction.train", "pc": "lvc.codecs.pc.train"}
 
 
 def main(argv=None):

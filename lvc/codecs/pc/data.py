@@ -1,0 +1,54 @@
+"""Datasets the PC codec trains and evaluates on (no downloads).
+
+- ``mnist``: the MNIST idx file in ``../shared/datasets/mnist`` (10,000 digits 28x28);
+  the first 8,000 train, the last 2,000 evaluate.
+- ``digits``: scikit-learn's bundled 8x8 digits (1,797 images, values 0..16, K = 17);
+  the first 1,500 train, the last 297 evaluate.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import BadInputError, MissingFileError
+
+MNIST_FILE = Path(__file__).resolve().parents[3].parent / "shared" / "datasets" / "mnist" \
+    / "t10k-images-idx3-ubyte.gz"
+SPLITS = {"mnist": 8000, "digits": 1500}
+VALUES = {"mnist": 256, "digits": 17}
+
+
+def read_idx_images(path) -> np.ndarray:
+    """(N, H, W) uint8 images of an idx3 file (gzipped or not)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"{path}: no such file (MNIST lives in ../shared/datasets/mnist)")
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if len(raw) < 16 or raw[:4] != b"\x00\x00\x08\x03":
+        raise BadInputError(f"{path}: not an idx3 ubyte image file")
+    n, h, w = (int.from_bytes(raw[i: i + 4], "big") for i in (4, 8, 12))
+    if len(raw) != 16 + n * h * w:
+        raise BadInputError(f"{path}: truncated idx file")
+    return np.frombuffer(raw, np.uint8, offset=16).reshape(n, h, w).copy()
+
+
+def load(name: str, mnist_file=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, test)`` uint8 images (N, H, W) of dataset ``name``."""
+    if name == "mnist":
+        images = read_idx_images(mnist_file or MNIST_FILE)
+    elif name == "digits":
+        try:
+            from sklearn.datasets import load_digits
+        except ImportError:
+            raise BadInputError("the digits dataset needs scikit-learn "
+                                "(pip install -e '.[dev]')") from None
+        images = load_digits().images.astype(np.uint8)
+    else:
+        raise BadInputError(f"unknown dataset {name!r} (mnist or digits)")
+    cut = SPLITS[name]
+    return images[:cut], images[cut:]
