@@ -196,7 +196,8 @@ def smooth_values(counts: np.ndarray, lo: int, hi: int, sigma: float,
     inside that range only (renormalised at its edges). Why: MNIST's mid-gray pixels are
     anti-aliasing whose exact value is close to noise, and 8,000 images are too few to
     estimate 256 probabilities per hidden state; the spikes outside the range (0, and
-    the 250-255 of the strokes) are kept exact. Cuts eval bits by about 2%."""
+    the 250-255 of the strokes) are kept exact. On a validation split of MNIST's training
+    images it takes H = 16 from 1.401 to 1.336 bits per pixel (benchmarks/pc_smoothing.py)."""
     if weight <= 0 or hi - lo < 2:
         return counts
     r = max(int(3 * sigma), 1)
