@@ -92,6 +92,18 @@ BUILTIN = (
     CodecInfo("pc-hclt", "lvc.codecs.pc.codec:PCCodec", "image", True, (0, 0), 0,
               "Probabilistic circuit (Hidden Chow-Liu Tree), lossless, 28x28 and 8x8 gray",
               ("safetensors",), "lvc.codecs.pc.weights:probe", archives=True),
+    # CompressAI zoo models (lvc/codecs/zoo/): pretrained only from torch hub's cache
+    *(CodecInfo(cid, f"lvc.codecs.zoo.codec:{cls}", "image", False, (1, top), default,
+                f"{what} (CompressAI zoo, mse; cached weights only)", ("torch", "compressai"),
+                f"lvc.codecs.zoo.weights:probe_{cid.replace('-', '_')}",
+                rd_qualities=tuple(range(1, top + 1)))
+      for cid, cls, top, default, what in (
+          ("bmshj2018-factorized", "Bmshj2018Factorized", 8, 4, "Balle 2018 factorized prior"),
+          ("bmshj2018-hyperprior", "Bmshj2018Hyperprior", 8, 4, "Balle 2018 scale hyperprior"),
+          ("mbt2018-mean", "Mbt2018Mean", 8, 4, "Minnen 2018 mean-scale hyperprior"),
+          ("mbt2018", "Mbt2018", 8, 4, "Minnen 2018 joint autoregressive + hyperprior"),
+          ("cheng2020-anchor", "Cheng2020Anchor", 6, 3, "Cheng 2020 anchor (autoregressive)"),
+          ("cheng2020-attn", "Cheng2020Attn", 6, 3, "Cheng 2020 attention (autoregressive)"))),
 )
 
 DEFAULT_CODEC = {"image": "webp", "audio": "opus", "images": "pc-hclt"}

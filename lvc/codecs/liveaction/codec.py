@@ -21,19 +21,17 @@ normalises over a whole tile (GroupNorm, global linear attention), so tiling
 changes the reconstruction slightly (``benchmarks/liveaction_large.py`` measures it).
 
 Determinism: entropy decoding is integer-only (``entropy.py``). The network runs in
-float32 with oneDNN (mkldnn) switched off (``stable_cpu``): oneDNN's 1x1 convolutions
-give results that depend on the thread count (1 vs 3 threads: 46 of 3.1 M decoded
-samples of a 1024x1024 image one level apart), while PyTorch's native convolution
-and the MKL matmuls are bit-identical for any thread count (checked for 1..4 threads
-and across processes). The cost: the decoder network is 17% (1 thread) to 30%
+float32 with oneDNN (mkldnn) switched off (``stable_cpu``, shared with the other neural
+codecs in ``lvc/codecs/torch_utils.py``): oneDNN's 1x1 convolutions give results
+that depend on the thread count (1 vs 3 threads: 46 of 3.1 M decoded samples of a
+1024x1024 image one level apart), while PyTorch's native convolution and the MKL
+matmuls are bit-identical for any thread count (checked for 1..4 threads and across
+processes). The cost: the decoder network is 17% (1 thread) to 30%
 (2 threads) slower, all of it in the depthwise 3x3 convolution, whose native kernel
 is slower than oneDNN's; the encoder has no convolutions and is unaffected.
 """
 
 from __future__ import annotations
-
-import contextlib
-import threading
 
 import numpy as np
 import torch
@@ -43,6 +41,7 @@ from ...formats.container import Header
 from ...formats.media import Media, as_image
 from ..base import Codec, Encoded
 from ..classical.image import alpha_from_png, alpha_to_png, split_alpha
+from ..torch_utils import stable_cpu
 from . import weights as _weights
 from .entropy import decode_latents, encode_latents
 from .train import RATE_LEVELS
@@ -52,31 +51,6 @@ TILE_SIZE = 1024
 
 
 # ---------------------------------------------------------------- network helpers
-_ONEDNN_LOCK = threading.Lock()
-_onednn_users = [0, True]  # [blocks inside stable_cpu, flag to restore]
-
-
-@contextlib.contextmanager
-def stable_cpu():
-    """Inference with thread-count independent float results (oneDNN off, see above).
-
-    The oneDNN switch is process-wide: it is turned off when the first of any
-    concurrent (threaded) codec calls enters and restored when the last one leaves."""
-    with _ONEDNN_LOCK:
-        if _onednn_users[0] == 0:
-            _onednn_users[1] = torch.backends.mkldnn.enabled
-            torch.backends.mkldnn.enabled = False
-        _onednn_users[0] += 1
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        with _ONEDNN_LOCK:
-            _onednn_users[0] -= 1
-            if _onednn_users[0] == 0:
-                torch.backends.mkldnn.enabled = _onednn_users[1]
-
-
 def analyse(model, image: np.ndarray) -> torch.Tensor:
     """Companded latent ``(C, h, w)`` (float, in [-127, 127]) of an (H, W, 3) uint8 image
     ((H, W) gray is replicated to R, G and B)."""

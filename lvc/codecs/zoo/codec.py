@@ -1,0 +1,207 @@
+"""CompressAI zoo models as lvc image codecs, coded by lvc's entropy layer.
+
+The networks are compressai's (``compressai.zoo.image``); the bitstream is lvc's:
+one ``lvc.entropy`` stream per image, in decode order,
+
+- ``bmshj2018-factorized``: y with the EntropyBottleneck's per-channel tables
+  (symbols ``round(y - median)``);
+- ``bmshj2018-hyperprior``, ``mbt2018-mean``: z as above, then y with the
+  GaussianConditional's scale tables, symbols ``round(y - mu)`` (mu = 0 for the
+  scale-only model) and table index ``build_indexes(sigma)``, sigma and mu from
+  ``h_s(z_hat)``;
+- ``mbt2018``, ``cheng2020-anchor``, ``cheng2020-attn`` (autoregressive context
+  model): z, then y position by position in raster order, one part of M symbols
+  each, whose mu and sigma come from the masked 5x5 context of the positions already
+  decoded (as compressai's ``_compress_ar``/``_decompress_ar``; the encoder runs the
+  very same loop, so both sides compute every parameter identically). Sequential and
+  slow: about one network call per latent position.
+
+Both sides run on the CPU under ``stable_cpu`` (oneDNN off, inference mode), so the
+parameters, and so the table indexes, are bit-identical across processes and thread
+counts; the entropy stream's symbol CRC turns any desynchronisation into a
+``CorruptStreamError``.
+
+Images: 8-bit RGB goes through the network as is (in [0, 1]), replicate-padded to a
+multiple of the model's downsampling factor (16 factorized, 64 otherwise) and cropped
+back. Gray is replicated to RGB and the decoded R, G, B averaged back; alpha (LA,
+RGBA) travels as a second, lossless PNG stream. Streams: ``[latents, alpha PNG
+(LA/RGBA only)]``. No tiling: memory grows with the image (compressai's networks).
+
+Quality is compressai's quality index (1..8, cheng2020 1..6); weights: ``weights.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ...entropy import Decoder, Encoder, channel_indexes
+from ...errors import CorruptStreamError, UnsupportedMediaError
+from ...formats.container import Header
+from ...formats.media import Media, as_image
+from ..base import Codec, Encoded
+from ..classical.image import alpha_from_png, alpha_to_png, split_alpha
+from ..registry import codec_info
+from ..torch_utils import stable_cpu
+from . import weights as _weights
+from .weights import ZooModel
+
+_K = 5  # context model kernel size (compressai's MaskedConv2d)
+_PAD = _K // 2
+
+
+# ---------------------------------------------------------------- tensors
+def to_tensor(color: np.ndarray, factor: int) -> torch.Tensor:
+    """(1, 3, H', W') float in [0, 1] of an (H, W[, 3]) uint8 image, gray replicated to
+    RGB, replicate-padded to multiples of ``factor``."""
+    x = torch.from_numpy(np.asarray(color, dtype=np.float32) / 255.0)  # a new, writable array
+    x = x[None].expand(3, -1, -1) if x.dim() == 2 else x.permute(2, 0, 1)
+    h, w = x.shape[1:]
+    return F.pad(x[None], (0, -w % factor, 0, -h % factor), mode="replicate")
+
+
+def to_image(x_hat: torch.Tensor, height: int, width: int, gray: bool) -> np.ndarray:
+    """(H, W, 3) uint8 (or (H, W, 1), the mean of R, G, B before rounding) of the
+    cropped reconstruction."""
+    y = x_hat[0, :, :height, :width].clamp(0, 1)
+    if gray:
+        y = y.mean(dim=0, keepdim=True)
+    return y.mul(255.0).round_().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def _medians(zm: ZooModel) -> torch.Tensor:
+    return zm.model.entropy_bottleneck.quantiles[:, 0, 1].reshape(1, -1, 1, 1)
+
+
+def _code(coder, values, means, indexes: np.ndarray, tables) -> torch.Tensor:
+    """Code (an ``Encoder``, ``values`` given) or decode (a ``Decoder``, ``values`` None)
+    the symbols ``round(values - means)`` (compressai's ``quantize(..., "symbols")``),
+    symbol i with table ``indexes[i]``; returns the dequantized ``symbols + means``."""
+    if values is None:
+        symbols = torch.from_numpy(coder.indexed(indexes, tables))
+    else:
+        symbols = torch.round(values if means is None else values - means).to(torch.int32)
+        coder.indexed(symbols.numpy(), indexes, tables)
+    return symbols.float() if means is None else symbols.float() + means
+
+
+# ---------------------------------------------------------------- latents <-> stream
+def _code_ar(zm: ZooModel, coder, y, params) -> torch.Tensor:
+    """The autoregressive scan: position by position in raster order, mu and sigma from
+    ``params`` there and the masked 5x5 context of the already dequantized ``y_hat``
+    (zero where not yet coded); one coder part of M symbols per position."""
+    model = zm.model
+    ctx = model.context_prediction
+    weight = ctx.weight * ctx.mask
+    _, _, height, width = params.shape
+    y_hat = torch.zeros(1, weight.shape[1], height + 2 * _PAD, width + 2 * _PAD)
+    gc = model.gaussian_conditional
+    for h in range(height):
+        for w in range(width):
+            ctx_p = F.conv2d(y_hat[:, :, h:h + _K, w:w + _K], weight, bias=ctx.bias)
+            p = model.entropy_parameters(torch.cat((params[:, :, h:h + 1, w:w + 1], ctx_p), 1))
+            scales, means = p[:, :, 0, 0].chunk(2, 1)
+            y_hat[:, :, h + _PAD, w + _PAD] = _code(
+                coder, None if y is None else y[:, :, h, w], means,
+                gc.build_indexes(scales).numpy(), zm.gaussian)
+    return y_hat[:, :, _PAD:_PAD + height, _PAD:_PAD + width]
+
+
+def _y_params(zm: ZooModel, z_hat: torch.Tensor) -> tuple:
+    """(scales, means or None) for the hyperprior models, params for the AR ones."""
+    params = zm.model.h_s(z_hat)
+    if zm.kind == "scale":
+        return params, None
+    return params if zm.kind == "ar" else params.chunk(2, 1)
+
+
+def _code_latents(zm: ZooModel, coder, x=None, y_shape=None) -> torch.Tensor:
+    """Run the model's coding order on ``coder`` (an ``Encoder`` with the padded image
+    ``x``, or a ``Decoder`` with the latent shape ``(h, w)`` of y) and return y_hat."""
+    model = zm.model
+    y = None if x is None else model.g_a(x)
+    h, w = y.shape[2:] if y is not None else y_shape
+    if zm.kind == "factorized":
+        return _code(coder, y, _medians(zm), channel_indexes((1, len(zm.bottleneck), h, w)),
+                     zm.bottleneck)
+    z = None if y is None else model.h_a(torch.abs(y) if zm.kind == "scale" else y)
+    z_hat = _code(coder, z, _medians(zm),
+                  channel_indexes((1, len(zm.bottleneck), h // 4, w // 4)), zm.bottleneck)
+    params = _y_params(zm, z_hat)
+    if zm.kind == "ar":
+        return _code_ar(zm, coder, y, params)
+    scales, means = params
+    return _code(coder, y, means, model.gaussian_conditional.build_indexes(scales).numpy(),
+                 zm.gaussian)
+
+
+# ---------------------------------------------------------------- the codec
+class ZooCodec(Codec):
+    """A CompressAI zoo model (subclasses set the id; the registry holds the rest)."""
+
+    modality = "image"
+    lossless = False
+
+    def fingerprint(self) -> bytes:
+        return _weights.fingerprint(self.id)
+
+    def _model(self, quality: int) -> ZooModel:
+        return _weights.load_model(self.id, quality)
+
+    def encode(self, media: Media, quality: int) -> Encoded:
+        self.check_media(media)
+        data = as_image(media.data, self.id).data
+        if data.dtype != np.uint8:
+            raise UnsupportedMediaError(f"{self.id} codes 8-bit images, not {data.dtype}")
+        zm = self._model(self.check_quality(quality))
+        color, alpha = split_alpha(data)
+        enc = Encoder()
+        with stable_cpu():
+            _code_latents(zm, enc, x=to_tensor(color, zm.model.downsampling_factor))
+        streams = [enc.finish()]
+        if alpha is not None:
+            streams.append(alpha_to_png(alpha))
+        return Encoded(streams)
+
+    def decode(self, header: Header, streams: list) -> Media:
+        shape = tuple(header.shape)
+        lo, hi = self.quality_range
+        if header.dtype != "uint8" or len(shape) not in (2, 3) or not lo <= header.quality <= hi:
+            raise CorruptStreamError(f"corrupt header: {self.id} cannot hold a {header.dtype} "
+                                     f"image of shape {shape} at quality {header.quality}")
+        height, width = shape[:2]
+        channels = shape[2] if len(shape) == 3 else 1
+        with_alpha = channels in (2, 4)
+        if len(streams) != 1 + with_alpha:
+            raise CorruptStreamError(f"{self.id}: expected {1 + with_alpha} stream(s), found "
+                                     f"{len(streams)}: the file is corrupt")
+        zm = self._model(header.quality)
+        factor = zm.model.downsampling_factor
+        dec = Decoder(streams[0])
+        with stable_cpu():
+            y_hat = _code_latents(zm, dec, y_shape=(-(-height // factor) * factor // 16,
+                                                    -(-width // factor) * factor // 16))
+            dec.finish()  # before synthesis: a desynchronised stream never reaches g_s
+            rgb = to_image(zm.model.g_s(y_hat), height, width, gray=channels in (1, 2))
+        out = np.empty((height, width, channels), np.uint8)
+        out[:, :, :channels - with_alpha] = rgb
+        if with_alpha:
+            out[:, :, -1] = alpha_from_png(streams[-1], width, height, self.id)
+        return Media(np.ascontiguousarray(out[:, :, 0]) if channels == 1 else out, "image")
+
+
+def _zoo_class(name: str, codec_id: str) -> type:
+    """A ``ZooCodec`` subclass for ``codec_id`` with the registry's quality range."""
+    info = codec_info(codec_id)
+    return type(name, (ZooCodec,), {
+        "id": codec_id, "quality_range": info.quality_range, "__module__": __name__,
+        "default_quality": info.default_quality, "description": info.description})
+
+
+Bmshj2018Factorized = _zoo_class("Bmshj2018Factorized", "bmshj2018-factorized")
+Bmshj2018Hyperprior = _zoo_class("Bmshj2018Hyperprior", "bmshj2018-hyperprior")
+Mbt2018Mean = _zoo_class("Mbt2018Mean", "mbt2018-mean")
+Mbt2018 = _zoo_class("Mbt2018", "mbt2018")
+Cheng2020Anchor = _zoo_class("Cheng2020Anchor", "cheng2020-anchor")
+Cheng2020Attn = _zoo_class("Cheng2020Attn", "cheng2020-attn")
