@@ -5,7 +5,8 @@ import sys
 
 from ..errors import run_main
 
-TRAINERS = {"liveaction": "lvc.codecs.liveaction.train", "pc": "lvc.codecs.pc.train"}
+TRAINERS = {"liveaction": "lvc.codecs.liveaction.train", "pc": "lvc.codecs.pc.train",
+            "mlicv2": "lvc.codecs.mlicv2.train"}
 
 
 def main(argv=None):

@@ -56,6 +56,9 @@ class MLICv2Config:
     reweight: bool = True
     rope: bool = True
     selective: float = 0.0
+    context_width: float = 1.0
+    """Scales the fixed widths of the entropy-parameter MLPs (320/256/128), the latent
+    residual predictors (224/128) and the channel contexts (192/128)."""
 
     def __post_init__(self):
         if self.M % self.slices or (self.M // self.slices) % 2:
@@ -77,8 +80,11 @@ class MLICv2Config:
 
     @classmethod
     def tiny(cls, **kw) -> "MLICv2Config":
-        """The CPU-trainable size: N=96, M=160, 5 slices of 32."""
-        return cls(**{"N": 96, "M": 160, "slices": 5, **kw})
+        """The CPU-trainable size: N=96, M=160, 5 slices of 32, context widths halved."""
+        return cls(**{"N": 96, "M": 160, "slices": 5, "context_width": 0.5, **kw})
+
+    def width(self, base: int) -> int:
+        return max(8, int(round(base * self.context_width / 8)) * 8)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -212,8 +218,9 @@ class LocalContext(nn.Module):
 
 
 class ChannelContext(nn.Module):
-    def __init__(self, in_dim: int, out_dim: int, cfg: MLICv2Config, width: int = 192):
+    def __init__(self, in_dim: int, out_dim: int, cfg: MLICv2Config):
         super().__init__()
+        width = cfg.width(192)
         self.net = nn.Sequential(nn.Conv2d(in_dim, width, 3, padding=1), nn.GELU(),
                                  nn.Conv2d(width, width * 2 // 3, 3, padding=1), nn.GELU(),
                                  nn.Conv2d(width * 2 // 3, out_dim, 3, padding=1))
@@ -266,12 +273,13 @@ class GlobalContext(nn.Module):
         return self.out(x + self.mlp(x))
 
 
-def lrp_net(in_dim: int, out_dim: int) -> nn.Module:
+def lrp_net(in_dim: int, out_dim: int, cfg: MLICv2Config) -> nn.Module:
     """MLIC++'s latent residual prediction: 3x3 convs ``in -> 224 -> 128 -> out`` with GELU
     (the caller applies ``0.5 * tanh``); with these widths the MLIC++ total is its
     published 83.5 M parameters."""
-    return nn.Sequential(conv3x3(in_dim, 224), nn.GELU(), conv3x3(224, 128), nn.GELU(),
-                         conv3x3(128, out_dim))
+    a, b = cfg.width(224), cfg.width(128)
+    return nn.Sequential(conv3x3(in_dim, a), nn.GELU(), conv3x3(a, b), nn.GELU(),
+                         conv3x3(b, out_dim))
 
 
 def mlp1x1(in_dim: int, out_dim: int, widths=(320, 256, 128)) -> nn.Module:
@@ -303,12 +311,13 @@ class MLICv2(nn.Module):
                                    for i in range(s))
         self.hyper_global = GlobalContext(2 * m, 2 * c, cfg) if cfg.hyper_global else None
         first = 2 * c if cfg.hyper_global else 0
+        widths = tuple(cfg.width(w) for w in (320, 256, 128))
         self.params_anchor = nn.ModuleList(
-            mlp1x1(2 * m + (6 * c if i else first), 2 * c) for i in range(s))
+            mlp1x1(2 * m + (6 * c if i else first), 2 * c, widths) for i in range(s))
         self.params_nonanchor = nn.ModuleList(
-            mlp1x1(2 * m + (10 * c if i else 2 * c + first), 2 * c) for i in range(s))
-        self.lrp_anchor = nn.ModuleList(lrp_net(m + (i + 1) * c, c) for i in range(s))
-        self.lrp_nonanchor = nn.ModuleList(lrp_net(m + (i + 1) * c, c) for i in range(s))
+            mlp1x1(2 * m + (10 * c if i else 2 * c + first), 2 * c, widths) for i in range(s))
+        self.lrp_anchor = nn.ModuleList(lrp_net(m + (i + 1) * c, c, cfg) for i in range(s))
+        self.lrp_nonanchor = nn.ModuleList(lrp_net(m + (i + 1) * c, c, cfg) for i in range(s))
 
     def slice_contexts(self, idx: int, previous: list, hyper: torch.Tensor) -> list:
         """Context features for slice ``idx``'s anchors (those not needing its anchors)."""
