@@ -125,23 +125,28 @@ def _passes(h: int, w: int) -> list:
 
 
 def _neighbour_values(a: np.ndarray, s: _Pass) -> np.ndarray:
-    """(4, ..., n): ``a``'s values (..., h, w) at the pass neighbours, 0 outside."""
+    """(..., 4, n): ``a``'s values (..., h, w) at the pass neighbours, 0 outside."""
     flat = a.reshape(a.shape[:-2] + (a.shape[-2] * a.shape[-1],))
-    return np.stack([np.take(flat, s.neighbours[t], -1) * s.inside[t] for t in range(4)])
+    return flat[..., s.neighbours] * s.inside
+
+
+def _mean_of(values: np.ndarray, s: _Pass) -> np.ndarray:
+    """O(.) from the pass-neighbour values: ``12 * (sum of the in-latent pass
+    neighbours) // their number`` (0 without any)."""
+    return _NORM * values.sum(-2) // np.maximum(s.inside.sum(0), 1)
+
+
+def _gradient_of(values: np.ndarray, s: _Pass) -> np.ndarray:
+    """G(.) from the pass-neighbour values: ``|a[o0] - a[o1]| + |a[o2] - a[o3]|`` over
+    the opposite pairs inside the latent."""
+    inside = s.inside
+    return (np.abs(values[..., 0, :] - values[..., 1, :]) * (inside[0] & inside[1])
+            + np.abs(values[..., 2, :] - values[..., 3, :]) * (inside[2] & inside[3]))
 
 
 def _mean_at(a: np.ndarray, s: _Pass) -> np.ndarray:
-    """O(a) at the pass's positions (..., n): ``12 * (sum of the in-latent pass
-    neighbours) // their number`` (0 without any)."""
-    return _NORM * _neighbour_values(a, s).sum(0) // np.maximum(s.inside.sum(0), 1)
-
-
-def _gradient_at(a: np.ndarray, s: _Pass) -> np.ndarray:
-    """G(a) at the pass's positions: ``|a[o0] - a[o1]| + |a[o2] - a[o3]|`` over the
-    opposite pairs inside the latent."""
-    v, inside = _neighbour_values(a, s), s.inside
-    return (np.abs(v[0] - v[1]) * (inside[0] & inside[1])
-            + np.abs(v[2] - v[3]) * (inside[2] & inside[3]))
+    """O(a) at the pass's positions (..., n)."""
+    return _mean_of(_neighbour_values(a, s), s)
 
 
 def _neighbour_sum(a: np.ndarray) -> np.ndarray:
@@ -245,11 +250,14 @@ def _energy(total: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.stack([e, _n4(e)])
 
 
-def _own_scale(rabs: np.ndarray, qc: np.ndarray, s: _Pass):
-    """``(O(|r|), G(q))`` at the pass's positions (None in pass 0)."""
+def _own_scale(rabs: np.ndarray, qc: np.ndarray, s: _Pass, q_values=None):
+    """``(O(|r|), G(q))`` at the pass's positions (None in pass 0); ``q_values``: the
+    pass-neighbour values of ``qc`` when the caller has them already."""
     if not s.offsets:
         return None
-    return _mean_at(rabs, s), _gradient_at(qc, s)
+    if q_values is None:
+        q_values = _neighbour_values(qc, s)
+    return _mean_at(rabs, s), _gradient_of(q_values, s)
 
 
 def _scale_features(*args) -> np.ndarray:
@@ -584,9 +592,10 @@ def decode_latents(data: bytes, shape: tuple, tables: LatentTables) -> np.ndarra
         energy = _energy(total, c)
         for p, s in enumerate(passes):
             m = s.mask
-            own = _mean_at(qc, s)[None] if s.offsets else None
+            q_values = _neighbour_values(qc, s) if s.offsets else None
+            own = _mean_of(q_values, s)[None] if s.offsets else None
             pred = _predict(tables.weights[c: c + 1, p], q_at[p][:c], full_at[p][:c], own)[0]
-            own_scale = _own_scale(rabs, qc, s)
+            own_scale = _own_scale(rabs, qc, s, q_values)
             if own_scale is not None:
                 own_scale = tuple(a[None] for a in own_scale)
             act = _activity(tables.scale_weights[c: c + 1, p], rabs_at[p], rabs_n4_at[p],
