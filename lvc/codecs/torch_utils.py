@@ -5,8 +5,14 @@ oneDNN (mkldnn) convolutions give results that depend on the number of threads
 (LiVeAction: 1 vs 3 threads, 46 of 3.1 M decoded samples of a 1024x1024 image one
 level apart), and an entropy model whose parameters differ by one ulp between encoder
 and decoder desynchronises the stream. PyTorch's native convolution and the MKL
-matmuls are bit-identical for any thread count and across processes, so codecs run
-their networks with oneDNN switched off, at some cost in speed.
+matmuls are bit-identical for any thread count and across processes for LiVeAction's
+layers (1x1 and depthwise convolutions), so codecs run their networks with oneDNN
+switched off, at some cost in speed.
+
+``single_thread``: dense 3x3 convolutions on PyTorch's native path still differ in the
+last bit between 1 and 2 threads (measured on MLICv2's hyper-synthesis: 9e-9), so
+codecs whose entropy parameters come from such layers (hyperpriors, slice contexts)
+compute them with one thread on both sides.
 """
 
 from __future__ import annotations
@@ -40,3 +46,19 @@ def stable_cpu():
             _onednn_users[0] -= 1
             if _onednn_users[0] == 0:
                 torch.backends.mkldnn.enabled = _onednn_users[1]
+
+
+_THREADS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Run the block with ``torch.set_num_threads(1)`` (restored after; the setting is
+    process-wide, so concurrent blocks are serialised)."""
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)

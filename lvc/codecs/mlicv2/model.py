@@ -157,7 +157,8 @@ def rope_2d(x: torch.Tensor) -> torch.Tensor:
     channels rotate with the row, the second half with the column (C % 4 == 0)."""
     b, c, h, w = x.shape
     quarter = c // 4
-    freq = 1.0 / (100.0 ** (torch.arange(quarter, device=x.device, dtype=x.dtype) / max(quarter, 1)))
+    steps = torch.arange(quarter, device=x.device, dtype=x.dtype) / max(quarter, 1)
+    freq = 1.0 / (100.0 ** steps)
     out = []
     for part, pos in ((x[:, : c // 2], torch.arange(h, device=x.device, dtype=x.dtype)[:, None]),
                       (x[:, c // 2:], torch.arange(w, device=x.device, dtype=x.dtype)[None, :])):
@@ -194,7 +195,8 @@ class LocalContext(nn.Module):
         self.qkv = nn.Conv2d(dim, 3 * dim, 1)
         self.bias = nn.Parameter(torch.zeros(heads, cfg.window * cfg.window))
         self.proj = nn.Conv2d(dim, 2 * dim, 1)
-        self.mlp = nn.Sequential(nn.Conv2d(2 * dim, 4 * dim, 1), nn.GELU(), nn.Conv2d(4 * dim, 2 * dim, 1))
+        self.mlp = nn.Sequential(nn.Conv2d(2 * dim, 4 * dim, 1), nn.GELU(),
+                                 nn.Conv2d(4 * dim, 2 * dim, 1))
         self.out = _maybe_reweight(2 * dim, cfg)
 
     def forward(self, anchors: torch.Tensor) -> torch.Tensor:
@@ -257,7 +259,8 @@ class GlobalContext(nn.Module):
         self.rope = cfg.rope and dim % (4 * self.heads) == 0
         self.reproject = nn.Conv2d(dim, out_dim, 5, padding=2)
         self.mlp = nn.Sequential(nn.Conv2d(out_dim, 2 * out_dim, 1), nn.GELU(),
-                                 nn.Conv2d(2 * out_dim, 2 * out_dim, 3, padding=1, groups=2 * out_dim),
+                                 nn.Conv2d(2 * out_dim, 2 * out_dim, 3, padding=1,
+                                           groups=2 * out_dim),
                                  nn.GELU(), nn.Conv2d(2 * out_dim, out_dim, 1))
         self.out = _maybe_reweight(out_dim, cfg)
 
@@ -347,7 +350,8 @@ class MLICv2(nn.Module):
             local = [self.local[idx](anchors)]
             if idx:
                 local.append(self.intra[idx](done[-1], anchors))
-            scale_n, mean_n = self.params_nonanchor[idx](torch.cat(local + ctx + [hyper], 1)).chunk(2, 1)
+            params = self.params_nonanchor[idx](torch.cat(local + ctx + [hyper], 1))
+            scale_n, mean_n = params.chunk(2, 1)
             scales = scale_a * mask + scale_n * (1 - mask)
             means = mean_a * mask + mean_n * (1 - mask)
             _, lik = self.gaussian_conditional(y_slice, scales, means)
@@ -357,7 +361,8 @@ class MLICv2(nn.Module):
                 lik = torch.where(skip, torch.ones_like(lik), lik)
                 rounded = torch.where(skip, means, rounded)
             y_hat = anchors + rounded * (1 - mask)
-            y_hat = y_hat + (1 - mask) * self._lrp(self.lrp_nonanchor[idx], hyper_means, done, y_hat)
+            lrp = self._lrp(self.lrp_nonanchor[idx], hyper_means, done, y_hat)
+            y_hat = y_hat + (1 - mask) * lrp
             done.append(y_hat)
             likelihoods.append(lik)
         return {"x_hat": self.g_s(torch.cat(done, 1)),

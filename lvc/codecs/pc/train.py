@@ -64,7 +64,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pseudocount", type=float, default=0.1)
     ap.add_argument("--smooth", nargs=4, type=float, metavar=("LO", "HI", "SIGMA", "WEIGHT"),
                     help="blur the leaf counts of values LO..HI-1 in every M-step "
-                         "(HCLT.smooth_values; the MNIST model: 1 250 6 0.9, chosen by benchmarks/pc_smoothing.py)")
+                         "(HCLT.smooth_values; the MNIST model: 1 250 6 0.9, chosen by "
+                         "benchmarks/pc_smoothing.py)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--export", action="store_true",
                     help="when done, write the shipped weights and manifest entry")

@@ -43,7 +43,8 @@ from ...formats.media import Media, as_image
 from ..base import Codec, Encoded
 from ..classical.image import alpha_from_png, alpha_to_png, split_alpha
 from ..registry import codec_info
-from ..torch_utils import stable_cpu
+from ..latent_coding import bottleneck_medians, code_symbols
+from ..torch_utils import single_thread, stable_cpu
 from . import weights as _weights
 from .weights import ZooModel
 
@@ -71,19 +72,7 @@ def to_image(x_hat: torch.Tensor, height: int, width: int, gray: bool) -> np.nda
 
 
 def _medians(zm: ZooModel) -> torch.Tensor:
-    return zm.model.entropy_bottleneck.quantiles[:, 0, 1].reshape(1, -1, 1, 1)
-
-
-def _code(coder, values, means, indexes: np.ndarray, tables) -> torch.Tensor:
-    """Code (an ``Encoder``, ``values`` given) or decode (a ``Decoder``, ``values`` None)
-    the symbols ``round(values - means)`` (compressai's ``quantize(..., "symbols")``),
-    symbol i with table ``indexes[i]``; returns the dequantized ``symbols + means``."""
-    if values is None:
-        symbols = torch.from_numpy(coder.indexed(indexes, tables))
-    else:
-        symbols = torch.round(values if means is None else values - means).to(torch.int32)
-        coder.indexed(symbols.numpy(), indexes, tables)
-    return symbols.float() if means is None else symbols.float() + means
+    return bottleneck_medians(zm.model.entropy_bottleneck)
 
 
 # ---------------------------------------------------------------- latents <-> stream
@@ -102,7 +91,7 @@ def _code_ar(zm: ZooModel, coder, y, params) -> torch.Tensor:
             ctx_p = F.conv2d(y_hat[:, :, h:h + _K, w:w + _K], weight, bias=ctx.bias)
             p = model.entropy_parameters(torch.cat((params[:, :, h:h + 1, w:w + 1], ctx_p), 1))
             scales, means = p[:, :, 0, 0].chunk(2, 1)
-            y_hat[:, :, h + _PAD, w + _PAD] = _code(
+            y_hat[:, :, h + _PAD, w + _PAD] = code_symbols(
                 coder, None if y is None else y[:, :, h, w], means,
                 gc.build_indexes(scales).numpy(), zm.gaussian)
     return y_hat[:, :, _PAD:_PAD + height, _PAD:_PAD + width]
@@ -123,16 +112,16 @@ def _code_latents(zm: ZooModel, coder, x=None, y_shape=None) -> torch.Tensor:
     y = None if x is None else model.g_a(x)
     h, w = y.shape[2:] if y is not None else y_shape
     if zm.kind == "factorized":
-        return _code(coder, y, _medians(zm), channel_indexes((1, len(zm.bottleneck), h, w)),
+        return code_symbols(coder, y, _medians(zm), channel_indexes((1, len(zm.bottleneck), h, w)),
                      zm.bottleneck)
     z = None if y is None else model.h_a(torch.abs(y) if zm.kind == "scale" else y)
-    z_hat = _code(coder, z, _medians(zm),
+    z_hat = code_symbols(coder, z, _medians(zm),
                   channel_indexes((1, len(zm.bottleneck), h // 4, w // 4)), zm.bottleneck)
     params = _y_params(zm, z_hat)
     if zm.kind == "ar":
         return _code_ar(zm, coder, y, params)
     scales, means = params
-    return _code(coder, y, means, model.gaussian_conditional.build_indexes(scales).numpy(),
+    return code_symbols(coder, y, means, model.gaussian_conditional.build_indexes(scales).numpy(),
                  zm.gaussian)
 
 
@@ -157,7 +146,7 @@ class ZooCodec(Codec):
         zm = self._model(self.check_quality(quality))
         color, alpha = split_alpha(data)
         enc = Encoder()
-        with stable_cpu():
+        with stable_cpu(), single_thread():
             _code_latents(zm, enc, x=to_tensor(color, zm.model.downsampling_factor))
         streams = [enc.finish()]
         if alpha is not None:
@@ -179,7 +168,7 @@ class ZooCodec(Codec):
         zm = self._model(header.quality)
         factor = zm.model.downsampling_factor
         dec = Decoder(streams[0])
-        with stable_cpu():
+        with stable_cpu(), single_thread():
             y_hat = _code_latents(zm, dec, y_shape=(-(-height // factor) * factor // 16,
                                                     -(-width // factor) * factor // 16))
             dec.finish()  # before synthesis: a desynchronised stream never reaches g_s

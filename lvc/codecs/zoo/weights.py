@@ -173,6 +173,7 @@ def _build(codec_id: str, quality: int, path: Path | None) -> ZooModel:
     import torch
 
     from ...entropy import FrequencyTables
+    from ..latent_coding import gaussian_tables
     from ..torch_utils import stable_cpu
 
     image = zoo()
@@ -197,7 +198,6 @@ def _build(codec_id: str, quality: int, path: Path | None) -> ZooModel:
             "mean" if isinstance(model, MeanScaleHyperprior) else
             "factorized" if isinstance(model, FactorizedPrior) else "scale")
     gc = getattr(model, "gaussian_conditional", None)
-    gaussian = None if gc is None else FrequencyTables.from_quantized_cdfs(
-        gc._quantized_cdf.numpy(), gc._cdf_length.numpy(), gc._offset.numpy())
+    gaussian = None if gc is None else gaussian_tables(gc)
     return ZooModel(model, kind, FrequencyTables.from_entropy_bottleneck(model.entropy_bottleneck),
                     gaussian, "random" if path is None else str(path))
