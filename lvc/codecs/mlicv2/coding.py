@@ -59,11 +59,14 @@ def _code_where(model, tables, coder, values, scales, means, where) -> torch.Ten
     return out
 
 
-def code_latents(model: MLICv2, tables: Tables, coder, x=None, size=None) -> torch.Tensor:
+def code_latents(model: MLICv2, tables: Tables, coder, x=None, size=None,
+                 y=None) -> torch.Tensor:
     """Encode image ``x`` (1, 3, H, W) in [0, 1] (H, W multiples of 64) with an
-    ``Encoder``, or decode with a ``Decoder`` given ``size`` = (h, w) of the latent;
-    returns the dequantized latent y_hat (1, M, h, w)."""
-    y = None if x is None else model.g_a(x)
+    ``Encoder`` (``y``: a refined latent to code instead of ``g_a(x)``, see ``sga.py``),
+    or decode with a ``Decoder`` given ``size`` = (h, w) of the latent; returns the
+    dequantized latent y_hat (1, M, h, w)."""
+    if y is None and x is not None:
+        y = model.g_a(x)
     h, w = y.shape[-2:] if y is not None else size
     z = None if y is None else model.h_a(y)
     z_hat = code_symbols(coder, z, bottleneck_medians(model.entropy_bottleneck),

@@ -329,11 +329,13 @@ class MLICv2(nn.Module):
         prev = torch.cat(previous, 1)
         return [self.inter[idx](prev), self.channel[idx](prev)]
 
-    def _round(self, y, mean):
-        return quantize_ste(y - mean) + mean
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, soft_round=None) -> dict:
+        """Training pass; ``y`` replaces ``g_a(x)`` and ``soft_round`` (a function of
+        ``y - mu``) the straight-through rounding of y, for SGA refinement (``sga.py``)."""
+        def rounded_around(v, mean):
+            return (soft_round or quantize_ste)(v - mean) + mean
 
-    def forward(self, x: torch.Tensor) -> dict:
-        y = self.g_a(x)
+        y = self.g_a(x) if y is None else y
         z = self.h_a(y)
         _, z_likelihoods = self.entropy_bottleneck(z)
         offset = self.entropy_bottleneck._get_medians()
@@ -345,7 +347,7 @@ class MLICv2(nn.Module):
         for idx, y_slice in enumerate(y.chunk(self.cfg.slices, 1)):
             ctx = self.slice_contexts(idx, done, hyper)
             scale_a, mean_a = self.params_anchor[idx](torch.cat(ctx + [hyper], 1)).chunk(2, 1)
-            anchors = self._round(y_slice, mean_a) * mask
+            anchors = rounded_around(y_slice, mean_a) * mask
             anchors = anchors + mask * self._lrp(self.lrp_anchor[idx], hyper_means, done, anchors)
             local = [self.local[idx](anchors)]
             if idx:
@@ -355,7 +357,7 @@ class MLICv2(nn.Module):
             scales = scale_a * mask + scale_n * (1 - mask)
             means = mean_a * mask + mean_n * (1 - mask)
             _, lik = self.gaussian_conditional(y_slice, scales, means)
-            rounded = self._round(y_slice, means)
+            rounded = rounded_around(y_slice, means)
             if self.cfg.selective > 0:  # tiny scales: not coded, the mean is used
                 skip = scales.abs() < self.cfg.selective
                 lik = torch.where(skip, torch.ones_like(lik), lik)
