@@ -16,8 +16,8 @@ from PIL import Image
 
 import lvc
 from lvc.codecs import registry
+from lvc.codecs import latent_image
 from lvc.codecs.torch_utils import stable_cpu
-from lvc.codecs.zoo import codec as zoo_codec
 from lvc.codecs.zoo import weights as zoo_weights
 from lvc.errors import CodecUnavailableError, CorruptStreamError, ModelMismatchError
 from lvc.formats.codec_tags import tag_for_codec
@@ -61,10 +61,10 @@ def _compressai_reconstruction(codec_id: str, quality: int, x: np.ndarray) -> np
     """What compressai's own compress/decompress gives for ``x`` (RGB uint8)."""
     zm = zoo_weights.load_model(codec_id, quality)
     with stable_cpu():
-        t = zoo_codec.to_tensor(x, zm.model.downsampling_factor)
+        t = latent_image.to_tensor(x, zm.model.downsampling_factor)
         out = zm.model.compress(t)
         x_hat = zm.model.decompress(out["strings"], out["shape"])["x_hat"]
-    return zoo_codec.to_image(x_hat, *x.shape[:2], gray=False)
+    return latent_image.to_image(x_hat, *x.shape[:2], gray=False)
 
 
 # ---------------------------------------------------------------- registry

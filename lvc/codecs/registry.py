@@ -104,6 +104,9 @@ BUILTIN = (
           ("mbt2018", "Mbt2018", 8, 4, "Minnen 2018 joint autoregressive + hyperprior"),
           ("cheng2020-anchor", "Cheng2020Anchor", 6, 3, "Cheng 2020 anchor (autoregressive)"),
           ("cheng2020-attn", "Cheng2020Attn", 6, 3, "Cheng 2020 attention (autoregressive)"))),
+    CodecInfo("mlicv2-tiny", "lvc.codecs.mlicv2.codec:MLICv2Codec", "image", False, (1, 3), 2,
+              "MLICv2 tiny (multi-reference entropy model); no trained weights yet",
+              ("torch", "compressai"), "lvc.codecs.mlicv2.weights:probe"),
 )
 
 DEFAULT_CODEC = {"image": "webp", "audio": "opus", "images": "pc-hclt"}

@@ -32,43 +32,18 @@ Quality is compressai's quality index (1..8, cheng2020 1..6); weights: ``weights
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...entropy import Decoder, Encoder, channel_indexes
-from ...errors import CorruptStreamError, UnsupportedMediaError
-from ...formats.container import Header
-from ...formats.media import Media, as_image
-from ..base import Codec, Encoded
-from ..classical.image import alpha_from_png, alpha_to_png, split_alpha
-from ..registry import codec_info
+from ...entropy import channel_indexes
 from ..latent_coding import bottleneck_medians, code_symbols
-from ..torch_utils import single_thread, stable_cpu
+from ..latent_image import LatentImageCodec
+from ..registry import codec_info
 from . import weights as _weights
 from .weights import ZooModel
 
 _K = 5  # context model kernel size (compressai's MaskedConv2d)
 _PAD = _K // 2
-
-
-# ---------------------------------------------------------------- tensors
-def to_tensor(color: np.ndarray, factor: int) -> torch.Tensor:
-    """(1, 3, H', W') float in [0, 1] of an (H, W[, 3]) uint8 image, gray replicated to
-    RGB, replicate-padded to multiples of ``factor``."""
-    x = torch.from_numpy(np.asarray(color, dtype=np.float32) / 255.0)  # a new, writable array
-    x = x[None].expand(3, -1, -1) if x.dim() == 2 else x.permute(2, 0, 1)
-    h, w = x.shape[1:]
-    return F.pad(x[None], (0, -w % factor, 0, -h % factor), mode="replicate")
-
-
-def to_image(x_hat: torch.Tensor, height: int, width: int, gray: bool) -> np.ndarray:
-    """(H, W, 3) uint8 (or (H, W, 1), the mean of R, G, B before rounding) of the
-    cropped reconstruction."""
-    y = x_hat[0, :, :height, :width].clamp(0, 1)
-    if gray:
-        y = y.mean(dim=0, keepdim=True)
-    return y.mul(255.0).round_().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
 def _medians(zm: ZooModel) -> torch.Tensor:
@@ -126,58 +101,23 @@ def _code_latents(zm: ZooModel, coder, x=None, y_shape=None) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- the codec
-class ZooCodec(Codec):
+class ZooCodec(LatentImageCodec):
     """A CompressAI zoo model (subclasses set the id; the registry holds the rest)."""
-
-    modality = "image"
-    lossless = False
 
     def fingerprint(self) -> bytes:
         return _weights.fingerprint(self.id)
 
-    def _model(self, quality: int) -> ZooModel:
+    def load(self, quality: int) -> ZooModel:
         return _weights.load_model(self.id, quality)
 
-    def encode(self, media: Media, quality: int) -> Encoded:
-        self.check_media(media)
-        data = as_image(media.data, self.id).data
-        if data.dtype != np.uint8:
-            raise UnsupportedMediaError(f"{self.id} codes 8-bit images, not {data.dtype}")
-        zm = self._model(self.check_quality(quality))
-        color, alpha = split_alpha(data)
-        enc = Encoder()
-        with stable_cpu(), single_thread():
-            _code_latents(zm, enc, x=to_tensor(color, zm.model.downsampling_factor))
-        streams = [enc.finish()]
-        if alpha is not None:
-            streams.append(alpha_to_png(alpha))
-        return Encoded(streams)
+    def factor(self, zm: ZooModel) -> int:
+        return zm.model.downsampling_factor
 
-    def decode(self, header: Header, streams: list) -> Media:
-        shape = tuple(header.shape)
-        lo, hi = self.quality_range
-        if header.dtype != "uint8" or len(shape) not in (2, 3) or not lo <= header.quality <= hi:
-            raise CorruptStreamError(f"corrupt header: {self.id} cannot hold a {header.dtype} "
-                                     f"image of shape {shape} at quality {header.quality}")
-        height, width = shape[:2]
-        channels = shape[2] if len(shape) == 3 else 1
-        with_alpha = channels in (2, 4)
-        if len(streams) != 1 + with_alpha:
-            raise CorruptStreamError(f"{self.id}: expected {1 + with_alpha} stream(s), found "
-                                     f"{len(streams)}: the file is corrupt")
-        zm = self._model(header.quality)
-        factor = zm.model.downsampling_factor
-        dec = Decoder(streams[0])
-        with stable_cpu(), single_thread():
-            y_hat = _code_latents(zm, dec, y_shape=(-(-height // factor) * factor // 16,
-                                                    -(-width // factor) * factor // 16))
-            dec.finish()  # before synthesis: a desynchronised stream never reaches g_s
-            rgb = to_image(zm.model.g_s(y_hat), height, width, gray=channels in (1, 2))
-        out = np.empty((height, width, channels), np.uint8)
-        out[:, :, :channels - with_alpha] = rgb
-        if with_alpha:
-            out[:, :, -1] = alpha_from_png(streams[-1], width, height, self.id)
-        return Media(np.ascontiguousarray(out[:, :, 0]) if channels == 1 else out, "image")
+    def code_latents(self, zm: ZooModel, coder, x=None, size=None) -> torch.Tensor:
+        return _code_latents(zm, coder, x, size)
+
+    def synthesise(self, zm: ZooModel, y_hat: torch.Tensor) -> torch.Tensor:
+        return zm.model.g_s(y_hat)
 
 
 def _zoo_class(name: str, codec_id: str) -> type:
