@@ -33,9 +33,7 @@ images (never Kodak) -> the weights file, written atomically, and its manifest e
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
