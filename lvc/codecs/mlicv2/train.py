@@ -10,7 +10,9 @@ mbt2018-mean) at the tiny model's N and M. Loss: ``lambda * 255^2 * MSE + bpp`` 
 CompressAI convention), images in [0, 1]; the EntropyBottleneck quantiles train with
 their own auxiliary loss and optimiser. Every ``--checkpoint-every`` steps the run
 folder's ``checkpoint.safetensors`` (weights and both optimisers) is rewritten and
-``log.jsonl`` gets loss, bpp and PSNR; rerunning the same command resumes.
+``log.jsonl`` gets loss, bpp and PSNR; rerunning the same command resumes. On this
+CPU the tiny model takes ~10 s per step, so its weights are meant to be trained on a
+lent GPU (``--device cuda``, the default when one is present), one run per lambda.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--checkpoint-every", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     args = ap.parse_args(argv)
     if args.steps < 1 or args.batch < 1 or args.crop < 64 or args.crop % 64:
         raise BadInputError("--steps, --batch must be positive and --crop a multiple of 64")
@@ -81,6 +84,8 @@ def main(argv=None) -> int:
     sampler = CropSampler(load_folder(args.data, args.crop), args.crop, args.batch, args.seed)
     torch.manual_seed(args.seed)
     model, config = build(args.model)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model.to(device)
     main_params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
     aux_params = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
     opt = torch.optim.Adam(main_params, lr=args.lr)
@@ -96,11 +101,12 @@ def main(argv=None) -> int:
         print(f"resuming {ckpt} at step {step}")
     meta = {"model": args.model, "config": config, "lmbda": args.lmbda, "data": args.data,
             "crop": args.crop, "batch": args.batch, "seed": args.seed,
-            "hardware": f"{platform.machine()}, {torch.get_num_threads()} threads"}
+            "hardware": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                         else f"{platform.machine()}, {torch.get_num_threads()} threads")}
     model.train()
     t0, start = time.time(), step
     while step < args.steps:
-        x = torch.from_numpy((sampler.batch(step) + 1.0) / 2.0)
+        x = torch.from_numpy((sampler.batch(step) + 1.0) / 2.0).to(device)
         loss, bpp, mse = rate_distortion(model(x), x, args.lmbda)
         opt.zero_grad()
         loss.backward()
