@@ -43,6 +43,13 @@ def _corpus():
         except LVCError:
             continue
         files.append(lvc.encode(x, codec=codec, **kw))
+    try:  # the probabilistic-circuit codec: one 8x8 digit-like image and an image set
+        lvc.get_codec("pc-hclt")
+        digits = rng.integers(0, 17, (5, 8, 8)).astype(np.uint8)
+        files.append(lvc.encode(digits[0], codec="pc-hclt"))
+        files.append(lvc.encode_images(digits, [f"d{i}.png" for i in range(5)], codec="pc-hclt"))
+    except LVCError:
+        pass
     return files
 
 
