@@ -47,12 +47,14 @@ def to_media(x, sample_rate=None, codec: Codec | None = None) -> Media:
 
 
 def encode(x, codec: str | None = None, quality: int | None = None, *,
-           sample_rate: int | None = None) -> bytes:
+           sample_rate: int | None = None, refine: int = 0) -> bytes:
     """Encode an array, PIL image, Media or media file path into ``.lvc`` bytes.
 
     ``codec`` defaults per modality (``DEFAULT_CODEC``); ``quality`` to the codec's
     default (higher is better). Arrays are images unless ``sample_rate`` is given or
     the codec is an audio codec.
+    ``refine``: encode-time latent refinement iterations (MLICv2+ SGA) for codecs that
+    have it (``Codec.refinable``); decoding is unchanged.
     """
     c = get_codec(codec) if codec else None
     media = to_media(x, sample_rate, c)
@@ -63,7 +65,14 @@ def encode(x, codec: str | None = None, quality: int | None = None, *,
         c = get_codec(DEFAULT_CODEC[media.modality])
     c.check_media(media)
     q = c.check_quality(quality)
-    enc = c.encode(media, q)
+    if refine:
+        if type(refine) is not int or refine < 0:
+            raise BadInputError(f"refine must be a number of iterations >= 0, got {refine!r}")
+        if not c.refinable:
+            raise BadInputError(f"{c.id} has no encode-time refinement (--refine)")
+        enc = c.encode(media, q, refine=refine)
+    else:
+        enc = c.encode(media, q)
     header = Header(codec=c.id, modality=media.modality, shape=media.shape,
                     dtype=str(media.data.dtype), quality=q,
                     fingerprint=c.fingerprint_for(media.shape), sample_rate=media.sample_rate,

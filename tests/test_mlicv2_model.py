@@ -183,3 +183,25 @@ def test_codec_round_trips_through_the_cli_with_random_weights(tmp_path, monkeyp
     result = run("encode", tmp_path / "RGB.png", "-o", tmp_path / "x.lvc", "-c", "mlicv2-tiny")
     assert result.exit_code != 0 and "no trained mlicv2-tiny weights" in result.stderr
     assert len(result.stderr.splitlines()) == 1 and not (tmp_path / "x.lvc").exists()
+
+
+def test_refine_option_through_the_cli(tmp_path, monkeypatch):
+    """``codec encode --refine N`` runs SGA for mlicv2-tiny (recorded in the header,
+    decoding unchanged) and is a clear one-line error for codecs without it."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from cli_helpers import assert_user_error, ok, run
+
+    monkeypatch.setenv("LVC_MLICV2_RANDOM", "1")
+    src = tmp_path / "a.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 48, 3), dtype=np.uint8)).save(src)
+    ok(run("encode", src, "-o", tmp_path / "a.lvc", "-c", "mlicv2-tiny", "--refine", "3"))
+    info = json.loads(ok(run("info", tmp_path / "a.lvc", "--json")).stdout)
+    assert info["metadata"] == {"refine": 3}
+    ok(run("decode", tmp_path / "a.lvc", "-o", tmp_path / "a.out.png"))
+    assert np.asarray(Image.open(tmp_path / "a.out.png")).shape == (32, 48, 3)
+    assert_user_error(run("encode", src, "-o", tmp_path / "b.lvc", "-c", "webp", "--refine", "2"), 2)
+    assert not (tmp_path / "b.lvc").exists()

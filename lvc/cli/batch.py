@@ -91,11 +91,11 @@ def _require_file(path: Path) -> None:
         raise MissingFileError(f"{path}: no such file")
 
 
-def encode_file(job: Job, codec=None, quality=None, force=False) -> dict:
+def encode_file(job: Job, codec=None, quality=None, force=False, refine=0) -> dict:
     """Encode one media file to ``job.dst``; fail early when the output exists."""
     _require_file(job.src)
     check_writable(job.dst, force)
-    data = api.encode(api.to_media(job.src), codec, quality)
+    data = api.encode(api.to_media(job.src), codec, quality, refine=refine)
     write_bytes_atomic(job.dst, data, force)
     return report.result_row(job.src, job.dst, read_header(data), len(data))
 

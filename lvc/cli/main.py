@@ -132,8 +132,11 @@ Examples:
                    f"{DEFAULT_CODEC['audio']} for audio).")
 @click.option("-q", "--quality", type=int, metavar="Q",
               help="Quality in the codec's range, higher is better (default: the codec's).")
+@click.option("--refine", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Refine each image's latent for N iterations before coding (MLICv2+ "
+                   "SGA; slower encoding, same decoder). Only for codecs that support it.")
 @_batch_options
-def encode(inputs, output, force, as_json, workers, scheduler, codec, quality):
+def encode(inputs, output, force, as_json, workers, scheduler, codec, quality, refine):
     """Encode image or audio files into .lvc files.
 
     IN may be files, directories (their media files, not recursive, hidden
@@ -148,6 +151,8 @@ def encode(inputs, output, force, as_json, workers, scheduler, codec, quality):
     """
     if codec:  # one clear error up front instead of one per file
         get_codec(codec).check_quality(quality)
+        if refine and not get_codec(codec).refinable:
+            raise BadInputError(f"{codec} has no encode-time refinement (--refine)")
     items, is_batch = batch.expand(inputs, MEDIA_SUFFIXES, "media")
     if is_batch and codec and str(output or "").lower().endswith(".lvc") \
             and codec_info(codec).archives:
@@ -155,7 +160,8 @@ def encode(inputs, output, force, as_json, workers, scheduler, codec, quality):
         click.echo(json.dumps([row], indent=2) if as_json else report.result_line(row))
         return
     jobs = batch.plan(items, is_batch, output, ".lvc")
-    _report(jobs, batch.encode_file, {"codec": codec, "quality": quality, "force": force},
+    _report(jobs, batch.encode_file, {"codec": codec, "quality": quality, "force": force,
+                                      "refine": refine},
             workers, as_json, "encoding", scheduler)
 
 

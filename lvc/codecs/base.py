@@ -32,6 +32,7 @@ class Codec:
     quality_range: tuple = (0, 100)
     default_quality: int = 75
     description: str = ""
+    refinable: bool = False  # encode(media, quality, refine=N) refines the latent (SGA)
     archives: bool = False  # an image codec that also codes modality "images" as one file
 
     def fingerprint(self) -> bytes | None:

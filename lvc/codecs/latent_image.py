@@ -45,27 +45,33 @@ def to_image(x_hat: torch.Tensor, height: int, width: int, gray: bool) -> np.nda
 
 class LatentImageCodec(Codec):
     """Subclasses provide ``load(quality)`` -> model handle, ``factor(handle)`` (padding
-    multiple), ``code_latents(handle, coder, x=None, size=None)`` -> y_hat and
-    ``synthesise(handle, y_hat)`` -> x_hat in [0, 1]; ``size`` is y's (h, w)."""
+    multiple), ``code_latents(handle, coder, x=None, size=None, y=None)`` -> y_hat
+    (``y``: a latent to code instead of the analysis of ``x``) and ``synthesise(handle,
+    y_hat)`` -> x_hat in [0, 1]; ``size`` is y's (h, w). Refinable codecs add
+    ``refine_latent(handle, x, iterations)``."""
 
     modality = "image"
     lossless = False
     latent_factor = 16  # y's downsampling
 
-    def encode(self, media: Media, quality: int) -> Encoded:
+    def encode(self, media: Media, quality: int, refine: int = 0) -> Encoded:
+        """``refine`` > 0 (``refinable`` codecs): the latent to code comes from
+        ``refine_latent(handle, x, refine)``; the header metadata records the count."""
         self.check_media(media)
         data = as_image(media.data, self.id).data
         if data.dtype != np.uint8:
             raise UnsupportedMediaError(f"{self.id} codes 8-bit images, not {data.dtype}")
         handle = self.load(self.check_quality(quality))
         color, alpha = split_alpha(data)
+        x = to_tensor(color, self.factor(handle))
+        y = self.refine_latent(handle, x, refine) if refine else None
         enc = Encoder()
         with stable_cpu(), single_thread():
-            self.code_latents(handle, enc, x=to_tensor(color, self.factor(handle)))
+            self.code_latents(handle, enc, x=x, y=y)
         streams = [enc.finish()]
         if alpha is not None:
             streams.append(alpha_to_png(alpha))
-        return Encoded(streams)
+        return Encoded(streams, {"refine": refine} if refine else {})
 
     def decode(self, header: Header, streams: list) -> Media:
         shape = tuple(header.shape)

@@ -21,12 +21,15 @@ from .coding import code_latents, prepare
 from .model import MLICv2, MLICv2Config
 from .weights import CODEC_ID, probe, use_random
 
+LMBDAS = {1: 0.0035, 2: 0.0067, 3: 0.013}
+"""Training lambda per quality (the rate-distortion trade-off SGA refines for); installed
+weights carry their own in the manifest entry."""
 _CACHE: dict = {}
 _LOCK = threading.Lock()
 
 
 def _load(quality: int):
-    """(model, tables) for ``quality``, cached."""
+    """(model, tables, lambda) for ``quality``, cached."""
     if use_random():
         key = ("random", quality)
     else:
@@ -45,12 +48,14 @@ def _load(quality: int):
                 if file_sha256(key[0]) != key[1]:
                     raise ModelMismatchError(f"{key[0]} does not match its manifest sha256")
                 model.load_state_dict(load_file(key[0]))
-            _CACHE[key] = (model, prepare(model))
+            lmbda = LMBDAS[quality] if key[0] == "random" else entry["lmbda"]
+            _CACHE[key] = (model, prepare(model), lmbda)
         return _CACHE[key]
 
 
 class MLICv2Codec(LatentImageCodec):
     id = CODEC_ID
+    refinable = True
     quality_range = (1, 3)
     default_quality = 2
     description = "MLICv2 tiny (multi-reference entropy model), lvc entropy streams"
@@ -68,9 +73,16 @@ class MLICv2Codec(LatentImageCodec):
     def factor(self, handle) -> int:
         return 64
 
-    def code_latents(self, handle, coder, x=None, size=None) -> torch.Tensor:
-        model, tables = handle
-        return code_latents(model, tables, coder, x=x, size=size)
+    def code_latents(self, handle, coder, x=None, size=None, y=None) -> torch.Tensor:
+        model, tables, _ = handle
+        return code_latents(model, tables, coder, x=x, size=size, y=y)
+
+    def refine_latent(self, handle, x: torch.Tensor, iterations: int) -> torch.Tensor:
+        """MLICv2+: SGA on this image's latent (``sga.py``) at the weights' lambda."""
+        from .sga import refine
+
+        model, _, lmbda = handle
+        return refine(model, x, iterations, lmbda)
 
     def synthesise(self, handle, y_hat: torch.Tensor) -> torch.Tensor:
         return handle[0].g_s(y_hat)

@@ -113,8 +113,8 @@ class ZooCodec(LatentImageCodec):
     def factor(self, zm: ZooModel) -> int:
         return zm.model.downsampling_factor
 
-    def code_latents(self, zm: ZooModel, coder, x=None, size=None) -> torch.Tensor:
-        return _code_latents(zm, coder, x, size)
+    def code_latents(self, zm: ZooModel, coder, x=None, size=None, y=None) -> torch.Tensor:
+        return _code_latents(zm, coder, x, size)  # not refinable: y is never given
 
     def synthesise(self, zm: ZooModel, y_hat: torch.Tensor) -> torch.Tensor:
         return zm.model.g_s(y_hat)
