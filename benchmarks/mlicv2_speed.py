@@ -6,6 +6,7 @@ Random weights (seeded): only the time and memory of the networks plus lvc's rea
 entropy coding are measured (slices in two checkerboard passes for MLICv2, one pass
 for the hyperprior), each size and model in its own process, with the decoded latent
 checked equal to the encoder's. Images are padded to multiples of 64 as the codecs do.
+It also prints the parameter counts of the full, MLIC++-base and tiny configurations.
 Both models run their entropy parameters single-threaded (``torch_utils``), the
 synthesis with all threads.
 """
@@ -28,22 +29,17 @@ torch.manual_seed(0)
 model, _ = build(name)
 model.eval()
 x = torch.rand(1, 3, -(-h // 64) * 64, -(-w // 64) * 64)
-if name == "hyperprior":
-    from lvc.codecs.latent_coding import bottleneck_medians, code_symbols, gaussian_tables
-    from lvc.entropy import FrequencyTables, channel_indexes
+if name == "hyperprior":  # the zoo codecs' mean-scale loop on the baseline network
+    from lvc.codecs.latent_coding import gaussian_tables
+    from lvc.codecs.zoo.codec import _code_latents
+    from lvc.codecs.zoo.weights import ZooModel
+    from lvc.entropy import FrequencyTables
     model.update(force=True)
-    eb = FrequencyTables.from_entropy_bottleneck(model.entropy_bottleneck)
-    gt = gaussian_tables(model.gaussian_conditional)
+    zm = ZooModel(model, "mean", FrequencyTables.from_entropy_bottleneck(model.entropy_bottleneck),
+                  gaussian_tables(model.gaussian_conditional), "random")
 
     def code(coder, x=None, size=None):
-        y = None if x is None else model.g_a(x)
-        hh, ww = y.shape[-2:] if y is not None else size
-        z = None if y is None else model.h_a(y)
-        z_hat = code_symbols(coder, z, bottleneck_medians(model.entropy_bottleneck),
-                             channel_indexes((1, z_hat_c, hh // 4, ww // 4)), eb)
-        scales, means = model.h_s(z_hat).chunk(2, 1)
-        return code_symbols(coder, y, means, model.gaussian_conditional.build_indexes(scales).numpy(), gt)
-    z_hat_c = model.entropy_bottleneck.channels
+        return _code_latents(zm, coder, x, size)
 else:
     from lvc.codecs.mlicv2.coding import code_latents, prepare
     tables = prepare(model)
@@ -75,6 +71,11 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", nargs="+", default=["768x512", "2000x2000"])
     ap.add_argument("--models", nargs="+", default=["mlicv2-tiny", "hyperprior"])
     args = ap.parse_args(argv)
+    from lvc.codecs.mlicv2.model import MLICv2, MLICv2Config, parameter_count
+
+    for label, cfg in (("MLICv2 full", MLICv2Config.full()), ("MLIC++ base", MLICv2Config.base()),
+                       ("MLICv2-tiny", MLICv2Config.tiny())):
+        print(f"{label}: {parameter_count(MLICv2(cfg)) / 1e6:.2f} M parameters")
     print(f"{'model':<14} {'size':>10} {'encode s':>9} {'decode s':>9} {'peak MiB':>9}")
     for size in args.sizes:
         w, h = (int(v) for v in size.split("x"))

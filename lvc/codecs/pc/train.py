@@ -27,7 +27,7 @@ import numpy as np
 from ...errors import BadInputError
 from .data import VALUES, load
 from .hclt import HCLT
-from .structure import Tree, chow_liu_tree
+from .structure import chow_liu_tree
 
 
 def _save(path: Path, model: HCLT, state: dict) -> None:
@@ -135,4 +135,4 @@ def main(argv=None) -> int:
     return 0
 
 
-__all__ = ["main", "load_checkpoint", "Tree"]
+__all__ = ["main", "load_checkpoint"]

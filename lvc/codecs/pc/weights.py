@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import BadInputError, ModelMismatchError
-from ..manifest import file_sha256, fingerprint_of, manifest_entry, update_manifest, weights_dir
+from ..manifest import (file_sha256, fingerprint_of, manifest_entry, read_manifest,
+                        update_manifest, weights_dir)
 from .hclt import HCLT
 
 CODEC_ID = "pc-hclt"
@@ -37,8 +38,7 @@ def model_key(shape) -> str:
 
 
 def installed_sizes(directory=None) -> list:
-    from ..manifest import read_manifest
-
+    """Image sizes ("HxW") with an installed model."""
     return sorted(e.get("model") for e in read_manifest(directory)["weights"]
                   if e.get("codec") == CODEC_ID)
 
