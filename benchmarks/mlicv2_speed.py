@@ -30,13 +30,9 @@ model, _ = build(name)
 model.eval()
 x = torch.rand(1, 3, -(-h // 64) * 64, -(-w // 64) * 64)
 if name == "hyperprior":  # the zoo codecs' mean-scale loop on the baseline network
-    from lvc.codecs.latent_coding import gaussian_tables
     from lvc.codecs.zoo.codec import _code_latents
-    from lvc.codecs.zoo.weights import ZooModel
-    from lvc.entropy import FrequencyTables
-    model.update(force=True)
-    zm = ZooModel(model, "mean", FrequencyTables.from_entropy_bottleneck(model.entropy_bottleneck),
-                  gaussian_tables(model.gaussian_conditional), "random")
+    from lvc.codecs.zoo.weights import wrap
+    zm = wrap(model, "random")
 
     def code(coder, x=None, size=None):
         return _code_latents(zm, coder, x, size)

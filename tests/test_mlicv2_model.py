@@ -158,9 +158,8 @@ def test_sga_refinement_lowers_the_rd_cost_and_still_codes():
 
 
 def test_codec_round_trips_through_the_cli_with_random_weights(tmp_path, monkeypatch):
-    """``mlicv2-tiny`` as an lvc codec (random weights: no trained ones are shipped):
-    codec encode/decode of RGB, gray and RGBA; unavailable, with one clear line,
-    without weights."""
+    """``mlicv2-tiny`` as an lvc codec (random weights): codec encode/decode of RGB,
+    gray and RGBA; unavailable, with one clear line, where no weights are installed."""
     import numpy as np
     from PIL import Image
 
@@ -179,6 +178,7 @@ def test_codec_round_trips_through_the_cli_with_random_weights(tmp_path, monkeyp
         if mode == "RGBA":
             assert np.array_equal(back[..., 3], np.asarray(Image.open(src))[..., 3])
     monkeypatch.delenv("LVC_MLICV2_RANDOM")
+    monkeypatch.setenv("LVC_WEIGHTS_DIR", str(tmp_path / "no-weights"))
     mcodec._CACHE.clear()
     result = run("encode", tmp_path / "RGB.png", "-o", tmp_path / "x.lvc", "-c", "mlicv2-tiny")
     assert result.exit_code != 0 and "no trained mlicv2-tiny weights" in result.stderr

@@ -83,3 +83,20 @@ def fingerprint_of(sha256_hex: str) -> bytes:
     return bytes.fromhex(sha256_hex)[:4]
 
 
+
+
+def verified_sha256(path, entry: dict) -> str:
+    """The sha256 of ``path``; ``ModelMismatchError`` when it is not the entry's."""
+    sha = file_sha256(path)
+    if sha != entry.get("sha256"):
+        raise ModelMismatchError(f"weights file {path} does not match the sha256 in its "
+                                 "manifest (corrupt or replaced): reinstall or re-export it")
+    return sha
+
+
+def set_fingerprint(codec_id: str, directory=None) -> bytes:
+    """The header fingerprint of all the files a codec lists (one per quality, say):
+    the same for every file of the set, so the quality in the header picks the file."""
+    entries = sorted(repr((e.get("quality"), e.get("model"), e.get("sha256")))
+                     for e in read_manifest(directory)["weights"] if e.get("codec") == codec_id)
+    return fingerprint_of(hashlib.sha256(repr(entries).encode()).hexdigest())

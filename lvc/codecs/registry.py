@@ -105,8 +105,13 @@ BUILTIN = (
           ("cheng2020-anchor", "Cheng2020Anchor", 6, 3, "Cheng 2020 anchor (autoregressive)"),
           ("cheng2020-attn", "Cheng2020Attn", 6, 3, "Cheng 2020 attention (autoregressive)"))),
     CodecInfo("mlicv2-tiny", "lvc.codecs.mlicv2.codec:MLICv2Codec", "image", False, (1, 3), 2,
-              "MLICv2 tiny (multi-reference entropy model); no trained weights yet",
-              ("torch", "compressai"), "lvc.codecs.mlicv2.weights:probe"),
+              "MLICv2 tiny (multi-reference entropy model), CPU-trained small budget",
+              ("torch", "compressai"), "lvc.codecs.mlicv2.weights:probe",
+              rd_qualities=(1, 2, 3)),
+    CodecInfo("mbt2018-mean-tiny", "lvc.codecs.mlicv2.baseline:HyperpriorTinyCodec", "image",
+              False, (1, 3), 2, "mean-scale hyperprior, mlicv2-tiny's size and budget (baseline)",
+              ("torch", "compressai"), "lvc.codecs.mlicv2.weights:probe_baseline",
+              rd_qualities=(1, 2, 3)),
 )
 
 DEFAULT_CODEC = {"image": "webp", "audio": "opus", "images": "pc-hclt"}

@@ -43,7 +43,8 @@ import numpy as np
 from ...errors import BadInputError, CodecUnavailableError, ModelMismatchError
 from ...formats.files import atomic_output
 from ..manifest import (MANIFEST, WEIGHTS_ENV, file_sha256, fingerprint_of,  # noqa: F401
-                        manifest_entry, read_manifest, update_manifest, weights_dir)
+                        manifest_entry, read_manifest, update_manifest, verified_sha256,
+                        weights_dir)
 
 CODEC_ID = "liveaction-rgb"
 FILE_FORMAT = 1
@@ -121,10 +122,7 @@ def load_weights(codec_id: str = CODEC_ID, directory=None) -> Weights:
         path, entry, reason = _locate(codec_id, directory)
         if reason:
             raise CodecUnavailableError(f"codec '{codec_id}' is unavailable: {reason}")
-        sha = file_sha256(path)
-        if sha != entry.get("sha256"):
-            raise ModelMismatchError(f"weights file {path} does not match the sha256 in its "
-                                     "manifest (corrupt or replaced): reinstall or re-export it")
+        sha = verified_sha256(path, entry)
         _CACHE[key] = _read_weights(path, sha, entry)
     return _CACHE[key]
 

@@ -1,10 +1,9 @@
 """``mlicv2-tiny``: the MLICv2 tiny network as an lvc image codec (``LatentImageCodec``).
 
-Weights: one safetensors file per quality, listed in the weights manifest as
-``{"codec": "mlicv2-tiny", "quality": q, "file": ..., "sha256": ..., "lmbda": ...}``;
-none is shipped yet (training needs a GPU, see ``train.py``), so the codec reports
-itself unavailable unless ``LVC_MLICV2_RANDOM=1`` selects seeded random weights (for
-tests and timing; their header fingerprint differs, so the two never mix).
+Weights: one file per quality (``weights.py``); the network is built from the config
+in its manifest entry (so an ablation's MLIC++-tiny weights run through this codec
+from another weights folder), the lambda there is the one SGA refines for.
+``LVC_MLICV2_RANDOM=1`` selects seeded random weights of the tiny config.
 """
 
 from __future__ import annotations
@@ -14,12 +13,11 @@ import threading
 
 import torch
 
-from ...errors import CodecUnavailableError, ModelMismatchError
 from ..latent_image import LatentImageCodec
-from ..manifest import file_sha256, fingerprint_of, manifest_entry, read_manifest, weights_dir
+from ..manifest import set_fingerprint
 from .coding import code_latents, prepare
 from .model import MLICv2, MLICv2Config
-from .weights import CODEC_ID, probe, use_random
+from .weights import CODEC_ID, installed_entry, load_into, use_random
 
 LMBDAS = {1: 0.0035, 2: 0.0067, 3: 0.013}
 """Training lambda per quality (the rate-distortion trade-off SGA refines for); installed
@@ -28,28 +26,27 @@ _CACHE: dict = {}
 _LOCK = threading.Lock()
 
 
-def _load(quality: int):
-    """(model, tables, lambda) for ``quality``, cached."""
-    if use_random():
-        key = ("random", quality)
-    else:
-        entry = manifest_entry(CODEC_ID, quality=quality)
-        if entry is None:
-            raise CodecUnavailableError(probe() or f"{CODEC_ID}: no weights for quality {quality}")
-        key = (str(weights_dir() / entry["file"]), entry["sha256"])
-    with _LOCK:
-        if key not in _CACHE:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(quality)
-                model = MLICv2(MLICv2Config.tiny()).eval()
-            if key[0] != "random":
-                from safetensors.torch import load_file
+def random_model(cls, quality: int, *args):
+    """``cls(*args)`` with seeded random weights (the caller's RNG left alone)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(quality)
+        return cls(*args).eval()
 
-                if file_sha256(key[0]) != key[1]:
-                    raise ModelMismatchError(f"{key[0]} does not match its manifest sha256")
-                model.load_state_dict(load_file(key[0]))
-            lmbda = LMBDAS[quality] if key[0] == "random" else entry["lmbda"]
-            _CACHE[key] = (model, prepare(model), lmbda)
+
+def _load(quality: int):
+    """(model, tables, lambda) for ``quality``, cached per weights file."""
+    with _LOCK:
+        if use_random():
+            key = ("random", quality)
+            if key not in _CACHE:
+                model = random_model(MLICv2, quality, MLICv2Config.tiny())
+                _CACHE[key] = (model, prepare(model), LMBDAS[quality])
+            return _CACHE[key]
+        entry = installed_entry(CODEC_ID, quality)
+        key = (entry["file"], entry["sha256"])
+        if key not in _CACHE:
+            model = load_into(MLICv2(MLICv2Config(**entry["config"])), entry)
+            _CACHE[key] = (model, prepare(model), entry["lmbda"])
         return _CACHE[key]
 
 
@@ -63,9 +60,7 @@ class MLICv2Codec(LatentImageCodec):
     def fingerprint(self) -> bytes:
         if use_random():
             return hashlib.sha256(f"random:{CODEC_ID}".encode()).digest()[:4]
-        entries = sorted((e.get("quality"), e.get("sha256")) for e in read_manifest()["weights"]
-                         if e.get("codec") == CODEC_ID)
-        return fingerprint_of(hashlib.sha256(repr(entries).encode()).hexdigest())
+        return set_fingerprint(CODEC_ID)
 
     def load(self, quality: int):
         return _load(quality)

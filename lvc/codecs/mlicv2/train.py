@@ -2,6 +2,7 @@
 
     python -m lvc.train mlicv2 --model mlicv2-tiny --lmbda 0.0067 --steps 20000
     python -m lvc.train mlicv2 --model hyperprior  --lmbda 0.0067 --steps 20000
+    python -m lvc.train mlicv2 --model hyperprior  --lmbda 0.0067 --export 2   # ship it
 
 Both models see the same data, crops, batch, steps, learning-rate schedule and lambda
 (``--seed`` fixes the crop sequence), so their RD curves compare architectures, not
@@ -10,9 +11,11 @@ mbt2018-mean) at the tiny model's N and M. Loss: ``lambda * 255^2 * MSE + bpp`` 
 CompressAI convention), images in [0, 1]; the EntropyBottleneck quantiles train with
 their own auxiliary loss and optimiser. Every ``--checkpoint-every`` steps the run
 folder's ``checkpoint.safetensors`` (weights and both optimisers) is rewritten and
-``log.jsonl`` gets loss, bpp and PSNR; rerunning the same command resumes. On this
-CPU the tiny model takes ~10 s per step, so its weights are meant to be trained on a
-lent GPU (``--device cuda``, the default when one is present), one run per lambda.
+``log.jsonl`` gets loss, bpp and PSNR; rerunning the same command resumes.
+``--init`` starts from another run's weights (how the shipped low and high rates were
+fine-tuned from the middle one). On this CPU the tiny model takes ~2.8 s per step at
+crop 128, batch 8, one thread (``benchmarks/train_mlicv2_cpu.sh`` is the schedule of
+the shipped weights); paper-scale training needs a GPU (``--device cuda``).
 """
 
 from __future__ import annotations
@@ -74,13 +77,32 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--checkpoint-every", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", help="start from this run checkpoint's weights (fresh optimiser; "
+                    "how the other lambdas are fine-tuned from one trained rate)")
+    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--export", type=int, metavar="QUALITY",
+                    help="do not train: ship the run folder's checkpoint as this quality of "
+                         "its codec (mlicv2-tiny, or mbt2018-mean-tiny for hyperprior)")
+    ap.add_argument("--weights-dir", help="where --export writes (default assets/weights)")
     ap.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     args = ap.parse_args(argv)
     if args.steps < 1 or args.batch < 1 or args.crop < 64 or args.crop % 64:
         raise BadInputError("--steps, --batch must be positive and --crop a multiple of 64")
 
+    out = Path(args.out or f"runs/{args.model}-{args.lmbda:g}")
+    if args.export is not None:
+        from .weights import export
+
+        if not (out / "checkpoint.safetensors").is_file():
+            raise BadInputError(f"no checkpoint to export in {out}")
+        entry = export(out / "checkpoint.safetensors", args.export, args.weights_dir)
+        print(f"wrote {entry['file']} ({entry['codec']} quality {entry['quality']}, "
+              f"lambda {entry['lmbda']}, {entry['steps_total']} steps)")
+        return 0
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     sampler = CropSampler(load_folder(args.data, args.crop), args.crop, args.batch, args.seed)
     torch.manual_seed(args.seed)
     model, config = build(args.model)
@@ -90,7 +112,6 @@ def main(argv=None) -> int:
     aux_params = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
     opt = torch.optim.Adam(main_params, lr=args.lr)
     aux = torch.optim.Adam(aux_params, lr=1e-3)
-    out = Path(args.out or f"runs/{args.model}-{args.lmbda:g}")
     out.mkdir(parents=True, exist_ok=True)
     ckpt, log = out / "checkpoint.safetensors", JsonlLog(out / "log.jsonl")
     both = _Both(opt, aux)
@@ -99,8 +120,12 @@ def main(argv=None) -> int:
         info = load_checkpoint(ckpt, model, both)
         step, wall = info["step"], info.get("wall_seconds", 0.0)
         print(f"resuming {ckpt} at step {step}")
+    elif args.init:
+        load_checkpoint(args.init, model)
+        print(f"starting from the weights of {args.init}")
     meta = {"model": args.model, "config": config, "lmbda": args.lmbda, "data": args.data,
-            "crop": args.crop, "batch": args.batch, "seed": args.seed,
+            "crop": args.crop, "batch": args.batch, "seed": args.seed, "lr": args.lr,
+            "init": args.init,
             "hardware": (torch.cuda.get_device_name(device) if device.type == "cuda"
                          else f"{platform.machine()}, {torch.get_num_threads()} threads")}
     model.train()
@@ -120,11 +145,12 @@ def main(argv=None) -> int:
         done = args.minutes is not None and time.time() - t0 > 60 * args.minutes
         if step % args.checkpoint_every == 0 or step == args.steps or done:
             seconds = wall + time.time() - t0
-            psnr = 10 * math.log10(1.0 / max(float(mse), 1e-12))
-            log.write(step=step, loss=float(loss), bpp=float(bpp), psnr=psnr,
-                      aux=float(aux_loss), seconds=round(seconds, 1))
+            loss_v, bpp_v, mse_v = (float(v.detach()) for v in (loss, bpp, mse))
+            psnr = 10 * math.log10(1.0 / max(mse_v, 1e-12))
+            log.write(step=step, loss=loss_v, bpp=bpp_v, psnr=psnr,
+                      aux=float(aux_loss.detach()), seconds=round(seconds, 1))
             save_checkpoint(ckpt, model, both, step, {**meta, "wall_seconds": seconds})
-            print(f"step {step}: loss {float(loss):.4f} bpp {float(bpp):.3f} psnr {psnr:.2f} "
+            print(f"step {step}: loss {loss_v:.4f} bpp {bpp_v:.3f} psnr {psnr:.2f} "
                   f"({(step - start) / max(time.time() - t0, 1e-9):.2f} steps/s)", flush=True)
         if done:
             break

@@ -18,7 +18,7 @@ import numpy as np
 
 from ...errors import BadInputError, ModelMismatchError
 from ..manifest import (file_sha256, fingerprint_of, manifest_entry, read_manifest,
-                        update_manifest, weights_dir)
+                        update_manifest, verified_sha256, weights_dir)
 from .hclt import HCLT
 
 CODEC_ID = "pc-hclt"
@@ -81,9 +81,7 @@ def load_model(shape, directory=None) -> Model:
     if key not in _CACHE:
         from safetensors import SafetensorError, safe_open
 
-        if file_sha256(path) != entry["sha256"]:
-            raise ModelMismatchError(f"weights file {path} does not match the sha256 in its "
-                                     "manifest (corrupt or replaced)")
+        verified_sha256(path, entry)
         try:
             with safe_open(str(path), framework="np") as f:
                 meta = json.loads((f.metadata() or {})["lvc"])

@@ -172,10 +172,6 @@ def _check_hash(path: Path) -> None:
 def _build(codec_id: str, quality: int, path: Path | None) -> ZooModel:
     import torch
 
-    from ...entropy import FrequencyTables
-    from ..latent_coding import gaussian_tables
-    from ..torch_utils import stable_cpu
-
     image = zoo()
     arch = image.model_architectures[codec_id]
     if path is None:
@@ -189,6 +185,16 @@ def _build(codec_id: str, quality: int, path: Path | None) -> ZooModel:
             model = arch.from_state_dict(image.load_pretrained(state))
         except Exception as e:
             raise ModelMismatchError(f"{path} is not a {codec_id} checkpoint ({e})") from None
+    return wrap(model, "random" if path is None else str(path))
+
+
+def wrap(model, source: str) -> ZooModel:
+    """A ``ZooModel`` of a loaded compressai model: eval mode, CDFs updated, lvc's
+    integer tables built (also how lvc's own compressai-architecture weights load)."""
+    from ...entropy import FrequencyTables
+    from ..latent_coding import gaussian_tables
+    from ..torch_utils import stable_cpu
+
     model.eval()
     with stable_cpu():
         model.update(force=True)
@@ -200,4 +206,4 @@ def _build(codec_id: str, quality: int, path: Path | None) -> ZooModel:
     gc = getattr(model, "gaussian_conditional", None)
     gaussian = None if gc is None else gaussian_tables(gc)
     return ZooModel(model, kind, FrequencyTables.from_entropy_bottleneck(model.entropy_bottleneck),
-                    gaussian, "random" if path is None else str(path))
+                    gaussian, source)
