@@ -278,6 +278,10 @@ from .bench_cmd import bench  # noqa: E402
 
 cli.add_command(bench)
 
+from .iscs_cmd import iscs_group  # noqa: E402
+
+cli.add_command(iscs_group)
+
 
 def main(argv=None):
     """Console-script entry point (``codec``) and ``python -m lvc``."""
