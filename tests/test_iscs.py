@@ -93,3 +93,38 @@ def test_analyze_cli_writes_a_table_and_measures(tmp_path, monkeypatch):
     assert_user_error(run("iscs", "analyze", "mbt2018-mean-tiny:1", "-o", out), 4)
     assert_user_error(run("iscs", "analyze", "webp"), 2)
     assert_user_error(run("iscs", "analyze", "mbt2018-mean-tiny:9"), 2)
+
+
+@pytest.mark.parametrize("arch", ["mean-scale", "mlicv2-tiny", "mlicv2-tiny-base"])
+def test_permuted_model_computes_the_same_thing_in_the_new_order(arch):
+    """g_a gives P y, g_s(P y) == g_s(y), h_a(P y) == h_a(y) and (mean-scale) the
+    hyper-synthesis predicts permuted scales and means: an exact reparametrisation."""
+    import copy
+
+    from compressai.models import MeanScaleHyperprior
+
+    from lvc.codecs.iscs.permute import permute_latent_channels
+    from lvc.codecs.mlicv2.model import MLICv2, MLICv2Config
+
+    torch.manual_seed(0)
+    model = {"mean-scale": lambda: MeanScaleHyperprior(16, 24),
+             "mlicv2-tiny": lambda: MLICv2(MLICv2Config.tiny(N=32, M=40)),
+             "mlicv2-tiny-base": lambda: MLICv2(MLICv2Config.base(N=32, M=40, slices=5))}[arch]()
+    model.eval()
+    channels = model.g_a[-1].out_channels
+    order = torch.randperm(channels)
+    new = permute_latent_channels(copy.deepcopy(model), order)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        y = model.g_a(x)
+        assert torch.allclose(new.g_a(x), y[:, order], atol=1e-5)
+        assert torch.allclose(new.g_s(y[:, order]), model.g_s(y), atol=1e-4)
+        z = model.h_a(y)
+        assert torch.allclose(new.h_a(y[:, order]), z, atol=1e-4)
+        if arch == "mean-scale":
+            scales, means = model.h_s(z).chunk(2, 1)
+            new_scales, new_means = new.h_s(z).chunk(2, 1)
+            assert torch.allclose(new_scales, scales[:, order], atol=1e-5)
+            assert torch.allclose(new_means, means[:, order], atol=1e-5)
+    with pytest.raises(Exception, match="not a permutation"):
+        permute_latent_channels(copy.deepcopy(model), [0] * channels)
