@@ -198,7 +198,8 @@ def test_refine_option_through_the_cli(tmp_path, monkeypatch):
     monkeypatch.setenv("LVC_MLICV2_RANDOM", "1")
     src = tmp_path / "a.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 48, 3), dtype=np.uint8)).save(src)
-    ok(run("encode", src, "-o", tmp_path / "a.lvc", "-c", "mlicv2-tiny", "--refine", "3"))
+    line = ok(run("encode", src, "-o", tmp_path / "a.lvc", "-c", "mlicv2-tiny", "--refine", "3"))
+    assert "refined: 3 SGA iterations, encode" in line.stdout
     info = json.loads(ok(run("info", tmp_path / "a.lvc", "--json")).stdout)
     assert info["metadata"] == {"refine": 3}
     ok(run("decode", tmp_path / "a.lvc", "-o", tmp_path / "a.out.png"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import glob
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,9 +96,13 @@ def encode_file(job: Job, codec=None, quality=None, force=False, refine=0) -> di
     """Encode one media file to ``job.dst``; fail early when the output exists."""
     _require_file(job.src)
     check_writable(job.dst, force)
-    data = api.encode(api.to_media(job.src), codec, quality, refine=refine)
+    media = api.to_media(job.src)
+    start = time.perf_counter()
+    data = api.encode(media, codec, quality, refine=refine)
+    seconds = time.perf_counter() - start
     write_bytes_atomic(job.dst, data, force)
-    return report.result_row(job.src, job.dst, read_header(data), len(data))
+    row = report.result_row(job.src, job.dst, read_header(data), len(data))
+    return {**row, "refine": refine, "encode_s": round(seconds, 3)} if refine else row
 
 
 def encode_archive(items, dst: Path, codec: str, quality=None, force=False,

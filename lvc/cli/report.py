@@ -51,8 +51,10 @@ def error_row(src, dst, message: str) -> dict:
 
 def result_line(row: dict) -> str:
     count = f"{row['images']:,} images  " if "images" in row else ""
+    refined = (f"  (refined: {row['refine']} SGA iterations, encode {row['encode_s']:.1f} s)"
+               if row.get("refine") else "")
     return (f"{row['input']} -> {row['output']}  {row['codec']} q{row['quality']}  {count}"
-            f"{row['bytes']:,} bytes  {format_rate(row)}")
+            f"{row['bytes']:,} bytes  {format_rate(row)}{refined}")
 
 
 def info_dict(path, data: bytes, header: Header) -> dict:
