@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from cli_helpers import assert_user_error, ok, run
-from lvc.codecs.iscs.importance import psnr_drop, spearman
+from lvc.eval.channel_importance import psnr_drop, spearman
 from lvc.codecs.iscs.layers import find_latent_layers
 from lvc.codecs.iscs.stats import analyze, channel_statistics
 

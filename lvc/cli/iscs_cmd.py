@@ -4,34 +4,12 @@ from __future__ import annotations
 
 import click
 
-from ..errors import BadInputError
 from ..formats.files import check_writable
 
 
 @click.group("iscs")
 def iscs_group():
     """ISCS: parameter-guided channel importance, ordering and grouping."""
-
-
-def _crops(dataset, limit: int, crop: int, factor: int) -> list:
-    """Center crops (multiples of ``factor``) of the first ``limit`` images, [0, 1]."""
-    import torch
-
-    from ..eval.rd import list_images, load_rgb
-
-    out = []
-    for path in list_images(dataset)[:limit]:
-        a = load_rgb(path)
-        h, w = a.shape[:2]
-        ch, cw = ((min(crop, h), min(crop, w)) if crop else (h, w))
-        ch, cw = ch - ch % factor, cw - cw % factor
-        if not ch or not cw:
-            raise BadInputError(f"{path.name} is smaller than the model's {factor}-pixel step")
-        a = a[(h - ch) // 2:(h - ch) // 2 + ch, (w - cw) // 2:(w - cw) // 2 + cw]
-        out.append(torch.from_numpy(a.copy()).permute(2, 0, 1)[None].float() / 255)
-    if not out:
-        raise BadInputError(f"no images in {dataset}")
-    return out
 
 
 @iscs_group.command("analyze")
@@ -60,10 +38,10 @@ def analyze_cmd(model, output, force, dataset, limit, crop, core_mass, group, as
     """
     import torch
 
-    from ..codecs.iscs.importance import psnr_drop, spearman
     from ..codecs.iscs.layers import find_latent_layers
     from ..codecs.iscs.models import load_target
     from ..codecs.iscs.stats import STATISTICS, analyze
+    from ..eval.channel_importance import center_crops, psnr_drop, spearman
     from ..formats.files import write_bytes_atomic
 
     if output:
@@ -73,7 +51,7 @@ def analyze_cmd(model, output, force, dataset, limit, crop, core_mass, group, as
                     core_mass, group)
     correlations = None
     if dataset:
-        images = _crops(dataset, limit, crop, target.factor)
+        images = center_crops(dataset, limit, crop, target.factor)
         with torch.no_grad():
             drops = psnr_drop(target.encode, target.decode, images)
         correlations = {k: spearman(table.statistics[k], drops) for k in STATISTICS}

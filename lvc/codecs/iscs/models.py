@@ -2,7 +2,7 @@
 
 Each becomes a ``Target``: its analysis/synthesis modules (for ``layers``), the
 latent channel count and ``encode``/``decode`` closures over [0, 1] images (for
-``importance``). Supported: lvc's ``mlicv2-tiny`` and ``mbt2018-mean-tiny``, the
+``lvc.eval.channel_importance``). Supported: lvc's ``mlicv2-tiny`` and ``mbt2018-mean-tiny``, the
 CompressAI zoo codecs (cached or ``LVC_ZOO_RANDOM`` weights) and ``liveaction-rgb``.
 Latents are the rounded analysis output (``round(y)``; the codecs code ``round(y -
 mu) + mu``, which differs by less than one step and not per channel).

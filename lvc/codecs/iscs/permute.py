@@ -29,15 +29,18 @@ def _cols(param: torch.Tensor, p: torch.Tensor) -> None:
     param.data = param.data[:, p].clone()
 
 
+def _is_token_mixer(block: nn.Module) -> bool:
+    """MLICv2's MetaFormer block (recognised by its parts: codecs are not imported)."""
+    return all(hasattr(block, n) for n in ("norm1", "mixer", "norm2", "fc_in", "fc_out"))
+
+
 def _synthesis_first(block: nn.Module, p: torch.Tensor) -> None:
     """The first module of g_s, which reads the latent (and may write a residual)."""
     from compressai.layers import ResidualBlock
 
-    from ..mlicv2.model import TokenMixerBlock
-
     if isinstance(block, nn.ConvTranspose2d):
         _rows(block.weight, p)  # (in, out, k, k)
-    elif isinstance(block, TokenMixerBlock):
+    elif _is_token_mixer(block):
         for norm in (block.norm1, block.norm2):
             _rows(norm.weight, p)
             _rows(norm.bias, p)
@@ -55,7 +58,7 @@ def _synthesis_first(block: nn.Module, p: torch.Tensor) -> None:
 
 
 def _synthesis_second(block: nn.Module, p: torch.Tensor) -> None:
-    """MLICv2's second synthesis module (after a latent-width residual block)."""
+    """The module after a latent-width residual block (MLICv2: an upsampling block)."""
     from compressai.layers import ResidualBlockUpsample
 
     if not isinstance(block, ResidualBlockUpsample):
@@ -67,10 +70,9 @@ def _synthesis_second(block: nn.Module, p: torch.Tensor) -> None:
 @torch.no_grad()
 def permute_latent_channels(model: nn.Module, order) -> nn.Module:
     """Permute ``model``'s latent channels in place (compressai ``MeanScaleHyperprior``
-    and ``ScaleHyperprior``, ``MLICv2``); returns it."""
+    and ``ScaleHyperprior``; MLICv2, whose synthesis starts with a latent-width
+    residual block); returns it."""
     from compressai.models import MeanScaleHyperprior, ScaleHyperprior
-
-    from ..mlicv2.model import MLICv2
 
     p = torch.as_tensor(list(order), dtype=torch.long)
     last = model.g_a[-1]
@@ -80,7 +82,7 @@ def permute_latent_channels(model: nn.Module, order) -> nn.Module:
     if last.bias is not None:
         _rows(last.bias, p)
     _synthesis_first(model.g_s[0], p)
-    if isinstance(model, MLICv2):
+    if hasattr(model, "slice_contexts"):  # MLICv2: hyper-synthesis feeds whole contexts
         _synthesis_second(model.g_s[1], p)
         _cols(model.h_a[0].weight, p)
     elif isinstance(model, (MeanScaleHyperprior, ScaleHyperprior)):

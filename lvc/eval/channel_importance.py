@@ -5,7 +5,8 @@ For each image the latent ``y_hat`` is computed once (the codec's analysis and
 rounding); for each channel c the image is reconstructed with channel c set to its
 spatial mean (its "DC": what the decoder would see if the channel carried nothing),
 and the PSNR drop against the intact reconstruction is averaged over images.
-Reconstructions of several channels run as one batch.
+Reconstructions of several channels run as one batch. (An evaluation, so it lives in
+``lvc.eval``; the parameter-only side is ``lvc.codecs.iscs``.)
 """
 
 from __future__ import annotations
@@ -15,6 +16,27 @@ from typing import Callable
 
 import numpy as np
 import torch
+
+from ..errors import BadInputError
+from .rd import list_images, load_rgb
+
+
+def center_crops(dataset, limit: int, crop: int, factor: int) -> list:
+    """(1, 3, h, w) tensors in [0, 1]: center crops of side ``crop`` (0: whole images),
+    cut to multiples of ``factor``, of the first ``limit`` images of ``dataset``."""
+    out = []
+    for path in list_images(dataset)[:limit]:
+        a = load_rgb(path)
+        h, w = a.shape[:2]
+        ch, cw = (min(crop, h), min(crop, w)) if crop else (h, w)
+        ch, cw = ch - ch % factor, cw - cw % factor
+        if not ch or not cw:
+            raise BadInputError(f"{path.name} is smaller than the model's {factor}-pixel step")
+        a = a[(h - ch) // 2:(h - ch) // 2 + ch, (w - cw) // 2:(w - cw) // 2 + cw]
+        out.append(torch.from_numpy(a.copy()).permute(2, 0, 1)[None].float() / 255)
+    if not out:
+        raise BadInputError(f"no images in {dataset}")
+    return out
 
 
 def _psnr(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
