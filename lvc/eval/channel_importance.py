@@ -69,7 +69,11 @@ def psnr_drop(encode: Callable, decode: Callable, images: list, batch: int = 8) 
 
 
 def spearman(a, b) -> float:
+    """Spearman's rank correlation; NaN when either side is constant (no ranking)."""
     from scipy.stats import spearmanr
 
-    rho = spearmanr(np.asarray(a), np.asarray(b)).statistic
+    a, b = np.asarray(a), np.asarray(b)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    rho = spearmanr(a, b).statistic
     return float(rho) if math.isfinite(rho) else float("nan")
