@@ -164,7 +164,7 @@ def test_codec_round_trips_through_the_cli_with_random_weights(tmp_path, monkeyp
     from PIL import Image
 
     from cli_helpers import ok, run
-    from lvc.codecs.mlicv2 import codec as mcodec
+    from lvc.codecs.mlicv2 import weights as mweights
 
     monkeypatch.setenv("LVC_MLICV2_RANDOM", "1")
     rng = np.random.default_rng(0)
@@ -179,7 +179,7 @@ def test_codec_round_trips_through_the_cli_with_random_weights(tmp_path, monkeyp
             assert np.array_equal(back[..., 3], np.asarray(Image.open(src))[..., 3])
     monkeypatch.delenv("LVC_MLICV2_RANDOM")
     monkeypatch.setenv("LVC_WEIGHTS_DIR", str(tmp_path / "no-weights"))
-    mcodec._CACHE.clear()
+    mweights.clear_cache()
     result = run("encode", tmp_path / "RGB.png", "-o", tmp_path / "x.lvc", "-c", "mlicv2-tiny")
     assert result.exit_code != 0 and "no trained mlicv2-tiny weights" in result.stderr
     assert len(result.stderr.splitlines()) == 1 and not (tmp_path / "x.lvc").exists()

@@ -33,15 +33,13 @@ def trained(tmp_path_factory):
 
 @pytest.fixture
 def weights(tmp_path, monkeypatch):
-    from lvc.codecs.mlicv2 import baseline, codec
+    from lvc.codecs.mlicv2 import weights as mweights
 
     monkeypatch.delenv("LVC_MLICV2_RANDOM", raising=False)
     monkeypatch.setenv("LVC_WEIGHTS_DIR", str(tmp_path / "weights"))
-    codec._CACHE.clear()
-    baseline._CACHE.clear()
+    mweights.clear_cache()
     yield tmp_path / "weights"
-    codec._CACHE.clear()
-    baseline._CACHE.clear()
+    mweights.clear_cache()
 
 
 def _image(path, shape=(40, 56, 3), seed=0):
@@ -105,15 +103,22 @@ def test_export_without_a_run_is_a_clear_error(tmp_path, capsys):
     assert main(["mlicv2", "--model", "hyperprior", "--out", str(tmp_path / "none"),
                  "--export", "2"]) == 2
     assert capsys.readouterr().err.startswith("error: no checkpoint to export")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "checkpoint.safetensors").write_bytes(b"not a checkpoint")
+    assert main(["mlicv2", "--out", str(tmp_path / "junk"), "--export", "2",
+                 "--weights-dir", str(tmp_path / "w")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not an mlicv2 training checkpoint" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "w").exists()
 
 
 def test_baseline_with_random_weights_round_trips(tmp_path, monkeypatch):
-    from lvc.codecs.mlicv2 import baseline
+    from lvc.codecs.mlicv2 import weights as mweights
 
     monkeypatch.setenv("LVC_MLICV2_RANDOM", "1")
-    baseline._CACHE.clear()
+    mweights.clear_cache()
     src = _image(tmp_path / "g.png", (30, 20), seed=2)
     ok(run("encode", src, "-o", tmp_path / "g.lvc", "-c", "mbt2018-mean-tiny", "-q", "1"))
     ok(run("decode", tmp_path / "g.lvc", "-o", tmp_path / "g.out.png"))
     assert np.asarray(Image.open(tmp_path / "g.out.png")).shape == (30, 20)
-    baseline._CACHE.clear()
+    mweights.clear_cache()

@@ -8,16 +8,9 @@ the same data, crops, steps and lambdas; coded exactly as the zoo's ``mbt2018-me
 
 from __future__ import annotations
 
-import hashlib
-import threading
-
-from ..manifest import set_fingerprint
 from ..zoo.codec import ZooCodec
 from ..zoo.weights import ZooModel, wrap
-from .weights import BASELINE_ID, installed_entry, load_into, use_random
-
-_CACHE: dict = {}
-_LOCK = threading.Lock()
+from .weights import BASELINE_ID, cached_model, fingerprint, load_into, random_model
 
 
 def _network(config: dict):
@@ -27,23 +20,16 @@ def _network(config: dict):
 
 
 def load(quality: int) -> ZooModel:
-    """The baseline at ``quality`` (cached per weights file)."""
-    from .codec import random_model
+    """The baseline at ``quality`` (loaded once per weights file)."""
     from .model import MLICv2Config
 
-    with _LOCK:
-        if use_random():
-            key = ("random", quality)
-            if key not in _CACHE:
-                tiny = MLICv2Config.tiny()
-                model = random_model(_network, quality, {"N": tiny.N, "M": tiny.M})
-                _CACHE[key] = wrap(model, "random")
-            return _CACHE[key]
-        entry = installed_entry(BASELINE_ID, quality)
-        key = (entry["file"], entry["sha256"])
-        if key not in _CACHE:
-            _CACHE[key] = wrap(load_into(_network(entry["config"]), entry), entry["file"])
-        return _CACHE[key]
+    def make(entry):
+        if entry is None:
+            tiny = MLICv2Config.tiny()
+            return wrap(random_model(_network, quality, {"N": tiny.N, "M": tiny.M}), "random")
+        return wrap(load_into(_network(entry["config"]), entry), entry["file"])
+
+    return cached_model(BASELINE_ID, quality, make)
 
 
 class HyperpriorTinyCodec(ZooCodec):
@@ -53,9 +39,7 @@ class HyperpriorTinyCodec(ZooCodec):
     description = "mean-scale hyperprior at mlicv2-tiny's size and training budget (baseline)"
 
     def fingerprint(self) -> bytes:
-        if use_random():
-            return hashlib.sha256(f"random:{BASELINE_ID}".encode()).digest()[:4]
-        return set_fingerprint(BASELINE_ID)
+        return fingerprint(BASELINE_ID)
 
     def load(self, quality: int) -> ZooModel:
         return load(quality)

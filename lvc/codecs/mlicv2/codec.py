@@ -8,46 +8,29 @@ from another weights folder), the lambda there is the one SGA refines for.
 
 from __future__ import annotations
 
-import hashlib
-import threading
-
 import torch
 
 from ..latent_image import LatentImageCodec
-from ..manifest import set_fingerprint
 from .coding import code_latents, prepare
 from .model import MLICv2, MLICv2Config
-from .weights import CODEC_ID, installed_entry, load_into, use_random
+from .weights import CODEC_ID, cached_model, fingerprint, load_into, random_model
 
 LMBDAS = {1: 0.0035, 2: 0.0067, 3: 0.013}
 """Training lambda per quality (the rate-distortion trade-off SGA refines for); installed
 weights carry their own in the manifest entry."""
-_CACHE: dict = {}
-_LOCK = threading.Lock()
-
-
-def random_model(cls, quality: int, *args):
-    """``cls(*args)`` with seeded random weights (the caller's RNG left alone)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(quality)
-        return cls(*args).eval()
 
 
 def _load(quality: int):
-    """(model, tables, lambda) for ``quality``, cached per weights file."""
-    with _LOCK:
-        if use_random():
-            key = ("random", quality)
-            if key not in _CACHE:
-                model = random_model(MLICv2, quality, MLICv2Config.tiny())
-                _CACHE[key] = (model, prepare(model), LMBDAS[quality])
-            return _CACHE[key]
-        entry = installed_entry(CODEC_ID, quality)
-        key = (entry["file"], entry["sha256"])
-        if key not in _CACHE:
+    """(model, tables, lambda) for ``quality``, loaded once per weights file."""
+    def make(entry):
+        if entry is None:
+            model, lmbda = random_model(MLICv2, quality, MLICv2Config.tiny()), LMBDAS[quality]
+        else:
             model = load_into(MLICv2(MLICv2Config(**entry["config"])), entry)
-            _CACHE[key] = (model, prepare(model), entry["lmbda"])
-        return _CACHE[key]
+            lmbda = entry["lmbda"]
+        return model, prepare(model), lmbda
+
+    return cached_model(CODEC_ID, quality, make)
 
 
 class MLICv2Codec(LatentImageCodec):
@@ -58,9 +41,7 @@ class MLICv2Codec(LatentImageCodec):
     description = "MLICv2 tiny (multi-reference entropy model), lvc entropy streams"
 
     def fingerprint(self) -> bytes:
-        if use_random():
-            return hashlib.sha256(f"random:{CODEC_ID}".encode()).digest()[:4]
-        return set_fingerprint(CODEC_ID)
+        return fingerprint(CODEC_ID)
 
     def load(self, quality: int):
         return _load(quality)

@@ -12,14 +12,16 @@ Import is torch-free (``codec list`` runs the probes); torch loads with the weig
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
 from ...errors import BadInputError, CodecUnavailableError, ModelMismatchError
-from ..manifest import (file_sha256, manifest_entry, read_manifest, update_manifest,
-                        verified_sha256, weights_dir)
+from ..manifest import (file_sha256, manifest_entry, read_manifest, set_fingerprint,
+                        update_manifest, verified_sha256, weights_dir)
 
 CODEC_ID = "mlicv2-tiny"
 BASELINE_ID = "mbt2018-mean-tiny"
@@ -27,6 +29,8 @@ CODEC_OF_MODEL = {"mlicv2-tiny": CODEC_ID, "mlicv2-tiny-base": CODEC_ID, "hyperp
 """Training model name (``train.MODELS``) -> the codec its weights serve (the MLIC++
 ablation runs through ``mlicv2-tiny``: its config travels in the manifest entry)."""
 RANDOM_ENV = "LVC_MLICV2_RANDOM"
+_CACHE: dict = {}
+_LOCK = threading.Lock()
 
 
 def use_random() -> bool:
@@ -48,6 +52,40 @@ def probe(codec_id: str = CODEC_ID) -> str | None:
 
 def probe_baseline() -> str | None:
     return probe(BASELINE_ID)
+
+
+def fingerprint(codec_id: str) -> bytes:
+    """Header fingerprint of the weight set in use (random, or every installed quality)."""
+    if use_random():
+        return hashlib.sha256(f"random:{codec_id}".encode()).digest()[:4]
+    return set_fingerprint(codec_id)
+
+
+def random_model(cls, quality: int, *args):
+    """``cls(*args)`` with seeded random weights (the caller's RNG left alone)."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(quality)
+        return cls(*args).eval()
+
+
+def cached_model(codec_id: str, quality: int, make):
+    """``make(entry)`` once per weights file: ``entry`` is the installed manifest entry
+    of ``codec_id`` at ``quality``, or None for random weights (``LVC_MLICV2_RANDOM``)."""
+    with _LOCK:
+        entry = None if use_random() else installed_entry(codec_id, quality)
+        key = ((codec_id, quality, "random") if entry is None
+               else (codec_id, entry["file"], entry["sha256"]))
+        if key not in _CACHE:
+            _CACHE[key] = make(entry)
+        return _CACHE[key]
+
+
+def clear_cache() -> None:
+    """Forget loaded models (after the weights folder or ``LVC_MLICV2_RANDOM`` changed)."""
+    with _LOCK:
+        _CACHE.clear()
 
 
 def installed_entry(codec_id: str, quality: int, directory=None) -> dict:
@@ -91,10 +129,15 @@ def export(checkpoint, quality: int, directory=None, codec_id: str | None = None
     from ...formats.files import atomic_output
     from .train import build
 
-    with safe_open(str(checkpoint), "pt") as f:
-        info = json.loads(f.metadata()["lvc"])
-        state = {k[6:]: f.get_tensor(k) for k in f.keys() if k.startswith("model.")}
-    codec_id = codec_id or CODEC_OF_MODEL[info["model"]]
+    from safetensors import SafetensorError
+
+    try:
+        with safe_open(str(checkpoint), "pt") as f:
+            info = json.loads(f.metadata()["lvc"])
+            state = {k[6:]: f.get_tensor(k) for k in f.keys() if k.startswith("model.")}
+        codec_id = codec_id or CODEC_OF_MODEL[info["model"]]
+    except (SafetensorError, KeyError, TypeError, ValueError) as e:
+        raise BadInputError(f"{checkpoint} is not an mlicv2 training checkpoint ({e})") from None
     if "kodak" in " ".join(map(str, info.get("data", []))).lower():
         raise BadInputError("refusing to ship weights trained on Kodak (the evaluation set)")
     stored = {k: (v.to(torch.float16) if v.is_floating_point() else v).contiguous()
@@ -134,5 +177,5 @@ def _init_steps(info: dict) -> int:
     return parent["step"] + _init_steps(parent)
 
 
-__all__ = ["CODEC_ID", "BASELINE_ID", "use_random", "probe", "probe_baseline", "installed_entry", "load_into",
-           "export"]
+__all__ = ["CODEC_ID", "BASELINE_ID", "use_random", "probe", "probe_baseline", "fingerprint",
+           "random_model", "cached_model", "clear_cache", "installed_entry", "load_into", "export"]
