@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..codecs.iscs.weights import AUX_GROUPS, CORE, SLICE
 from ..formats.files import check_writable
 
 
@@ -75,3 +76,76 @@ def analyze_cmd(model, output, force, dataset, limit, crop, core_mass, group, as
             click.echo(f"  {k:18s} {v:+.3f}")
     if output:
         click.echo(f"wrote {output}")
+
+
+@iscs_group.command("apply")
+@click.argument("model", metavar="MODEL")
+@click.option("-o", "--output", "out_dir", required=True, metavar="NEW",
+              help="Weights folder to write the new codec's file and manifest entry into.")
+@click.option("--layout", type=click.Choice(["iscs", "original"]), default="iscs",
+              show_default=True, help="ISCS order and grouping, or the original order in "
+                                      "sequential slices (the reference).")
+@click.option("--steps", type=click.IntRange(min=1), default=1500, show_default=True,
+              help="Fine-tuning steps of the slice networks (nothing else trains).")
+@click.option("--core", type=click.IntRange(min=1), default=CORE, show_default=True,
+              help="Core width (channels) of the ISCS layout, coded in sequential slices "
+                   "of --group.")
+@click.option("--group", type=click.IntRange(min=1), default=SLICE, show_default=True,
+              help="Width of every core slice, auxiliary group or original-order slice.")
+@click.option("--aux-groups", type=click.IntRange(min=0), default=AUX_GROUPS, show_default=True,
+              help="Auxiliary groups of equal width, decoded side by side (1: one batched "
+                   "pass; 0: groups of --group).")
+@click.option("--data", multiple=True, metavar="DIR", help="Training images (default BSDS500).")
+@click.option("--val", multiple=True, metavar="DIR",
+              help="Held-out images whose rate is logged (default BSDS500 val).")
+@click.option("--crop", type=click.IntRange(min=64), default=256, show_default=True)
+@click.option("--pool", type=click.IntRange(min=1), default=1200, show_default=True,
+              help="Training crops pushed through the frozen host once.")
+@click.option("--run", "run_dir", metavar="DIR",
+              help="Resumable run folder (default runs/<codec>-q<Q>).")
+@click.option("-f", "--force", is_flag=True, help="Replace existing weights of that codec.")
+def apply_cmd(model, out_dir, layout, steps, core, group, aux_groups, data, val, crop, pool,
+              run_dir, force):
+    """Permute MODEL's latent channels by the ISCS order, regroup them into a core and
+    auxiliary groups conditioned on the core only, and fine-tune the slice networks.
+
+    \b
+    The result is the codec MODEL-iscs (or MODEL-slices with --layout original) in NEW,
+    next to a copy of MODEL's weights, so LVC_WEIGHTS_DIR=NEW selects it. Supported
+    MODEL: mbt2018-mean-tiny[:Q].
+    Example:
+      codec iscs apply mbt2018-mean-tiny:2 -o my-weights
+      LVC_WEIGHTS_DIR=my-weights codec encode img.png -c mbt2018-mean-tiny-iscs -q 2
+    """
+    import shutil
+    from pathlib import Path
+
+    from ..codecs.iscs import train
+    from ..codecs.iscs.models import parse_spec
+    from ..codecs.iscs.weights import CODECS, export
+    from ..codecs.manifest import update_manifest, weights_dir
+    from ..codecs.mlicv2.weights import installed_entry
+    from ..errors import BadInputError
+
+    host, quality = parse_spec(model)
+    quality = 2 if quality is None else quality
+    codec_id = f"{host}-{'iscs' if layout == 'iscs' else 'slices'}"
+    if codec_id not in CODECS:
+        hosts = sorted({h for h, _ in CODECS.values()})
+        raise BadInputError(f"ISCS apply supports {', '.join(hosts)}, not {host}")
+    out = Path(out_dir)
+    check_writable(out / f"{codec_id}-q{quality}.safetensors", force)  # before the work
+    host_entry = installed_entry(host, quality)
+    ckpt = train.run(codec_id, quality, run_dir or f"runs/{codec_id}-q{quality}",
+                     list(data) or list(train.DEFAULT_DATA), steps, crop=crop, pool=pool,
+                     core=core, group=group, aux_groups=aux_groups or None,
+                     val=list(val) or list(train.DEFAULT_VAL),
+                     log=click.echo)
+    out.mkdir(parents=True, exist_ok=True)
+    if out.resolve() != weights_dir().resolve():  # NEW holds its host too
+        shutil.copyfile(weights_dir() / host_entry["file"], out / host_entry["file"])
+        update_manifest(host_entry, out, key=("codec", "quality"))
+    entry = export(ckpt, out)
+    click.echo(f"wrote {out / entry['file']} ({codec_id} quality {quality}: slices "
+               f"{entry['layout']['sizes']}, {entry['steps']} steps; held-out rate of y "
+               f"{entry['val_bpp_y_host']:.4f} -> {entry['val_bpp_y']:.4f} bpp)")

@@ -112,6 +112,14 @@ BUILTIN = (
               False, (1, 3), 2, "mean-scale hyperprior, mlicv2-tiny's size and budget (baseline)",
               ("torch", "compressai"), "lvc.codecs.mlicv2.weights:probe_baseline",
               rd_qualities=(1, 2, 3)),
+    *(CodecInfo(cid, f"lvc.codecs.iscs.codec:{cls}", "image", False, (1, 3), 2, what,
+                ("torch", "compressai"), f"lvc.codecs.iscs.weights:{probe}",
+                rd_qualities=(1, 2, 3))
+      for cid, cls, probe, what in (
+          ("mbt2018-mean-tiny-iscs", "ISCSCodec", "probe_iscs",
+           "mbt2018-mean-tiny + ISCS-ordered slices, slice-parallel decoding"),
+          ("mbt2018-mean-tiny-slices", "OriginalOrderCodec", "probe_slices",
+           "mbt2018-mean-tiny + original-order sequential slices (ISCS reference)"))),
 )
 
 DEFAULT_CODEC = {"image": "webp", "audio": "opus", "images": "pc-hclt"}

@@ -15,6 +15,7 @@ CODEC_TAGS = {
     "flac": 16, "opus": 17, "vorbis": 18, "mp3": 19,
     # learned image codecs
     "liveaction-rgb": 32, "mlicv2-tiny": 33, "mbt2018-mean-tiny": 34,
+    "mbt2018-mean-tiny-iscs": 35, "mbt2018-mean-tiny-slices": 36,
     # CompressAI zoo models
     "bmshj2018-factorized": 40, "bmshj2018-hyperprior": 41, "mbt2018-mean": 42,
     "mbt2018": 43, "cheng2020-anchor": 44, "cheng2020-attn": 45,

@@ -30,7 +30,7 @@ CODEC_OF_MODEL = {"mlicv2-tiny": CODEC_ID, "mlicv2-tiny-base": CODEC_ID, "hyperp
 ablation runs through ``mlicv2-tiny``: its config travels in the manifest entry)."""
 RANDOM_ENV = "LVC_MLICV2_RANDOM"
 _CACHE: dict = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # re-entrant: a slice codec loads its host inside its own load
 
 
 def use_random() -> bool:
