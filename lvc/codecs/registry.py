@@ -117,7 +117,7 @@ BUILTIN = (
                 rd_qualities=(1, 2, 3))
       for cid, cls, probe, what in (
           ("mbt2018-mean-tiny-iscs", "ISCSCodec", "probe_iscs",
-           "mbt2018-mean-tiny + ISCS-ordered slices, slice-parallel decoding"),
+           "mbt2018-mean-tiny + ISCS order: core slices, then the rest in one pass"),
           ("mbt2018-mean-tiny-slices", "OriginalOrderCodec", "probe_slices",
            "mbt2018-mean-tiny + original-order sequential slices (ISCS reference)"))),
 )

@@ -2,8 +2,9 @@
 image codecs (``LatentImageCodec``).
 
 Both code y in channel slices on the frozen ``mbt2018-mean-tiny`` host (``slices.py``);
-the ISCS one in the ISCS order with every auxiliary group conditioned on the core
-only, decoded slice-parallel (``coding.py``), the other in the original order, one
+the ISCS one in the ISCS order: the core's two slices, then every auxiliary channel,
+conditioned on the core only, in one batched pass (layouts with several auxiliary
+groups run them side by side, ``coding.py``); the other in the original order, one
 slice after another. The decoded image does not depend on the worker count.
 """
 
