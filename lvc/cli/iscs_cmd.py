@@ -124,7 +124,7 @@ def apply_cmd(model, out_dir, layout, steps, core, group, aux_groups, data, val,
     from ..codecs.iscs.models import parse_spec
     from ..codecs.iscs.weights import CODECS, export
     from ..codecs.manifest import update_manifest, weights_dir
-    from ..codecs.mlicv2.weights import installed_entry
+    from ..codecs.mlicv2.weights import RANDOM_ENV, installed_entry, use_random
     from ..errors import BadInputError
 
     host, quality = parse_spec(model)
@@ -133,6 +133,8 @@ def apply_cmd(model, out_dir, layout, steps, core, group, aux_groups, data, val,
     if codec_id not in CODECS:
         hosts = sorted({h for h, _ in CODECS.values()})
         raise BadInputError(f"ISCS apply supports {', '.join(hosts)}, not {host}")
+    if use_random():
+        raise BadInputError(f"{RANDOM_ENV} is set: apply builds on the trained host, unset it")
     out = Path(out_dir)
     check_writable(out / f"{codec_id}-q{quality}.safetensors", force)  # before the work
     host_entry = installed_entry(host, quality)

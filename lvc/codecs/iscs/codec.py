@@ -16,7 +16,8 @@ import torch
 
 from ..latent_image import LatentImageCodec
 from .coding import code_latents
-from .weights import fingerprint, load
+from ..mlicv2.weights import fingerprint  # one weight-set fingerprint for lvc's manifests
+from .weights import load
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 """Threads the networks of one decoding stage run on (each single-threaded)."""
@@ -44,7 +45,7 @@ class SliceCodec(LatentImageCodec):
 
 class ISCSCodec(SliceCodec):
     id = "mbt2018-mean-tiny-iscs"
-    description = "mbt2018-mean-tiny, ISCS channel order: core slice, then parallel groups"
+    description = "mbt2018-mean-tiny, ISCS channel order: core slices, then the rest in one pass"
 
 
 class OriginalOrderCodec(SliceCodec):

@@ -20,8 +20,8 @@ from contextlib import nullcontext
 
 import torch
 
-from ...entropy import channel_indexes
-from ..latent_coding import bottleneck_medians, code_symbols
+from ..latent_coding import code_symbols
+from ..zoo.codec import code_z
 
 
 def _run(fn, items: list, pool):
@@ -36,15 +36,9 @@ def _run(fn, items: list, pool):
 
 
 def code_hyper(host, coder, y=None, size=None) -> torch.Tensor:
-    """Code or read z (the host's EntropyBottleneck) and return ``h_s(z_hat)``; ``size``
-    is y's (h, w) when decoding."""
-    model = host.model
-    h, w = y.shape[-2:] if y is not None else size
-    z = None if y is None else model.h_a(y)
-    z_hat = code_symbols(coder, z, bottleneck_medians(model.entropy_bottleneck),
-                         channel_indexes((1, len(host.bottleneck), h // 4, w // 4)),
-                         host.bottleneck)
-    return model.h_s(z_hat)
+    """Code or read z as the host codec does (``zoo.codec.code_z``) and return
+    ``h_s(z_hat)``; ``size`` is y's (h, w) when decoding."""
+    return host.model.h_s(code_z(host, coder, y, size))
 
 
 def code_slices(handle, coder, hyper: torch.Tensor, y=None, workers: int = 1) -> torch.Tensor:

@@ -36,14 +36,12 @@ def latent_pool(host, sampler: CropSampler, crops: int):
     import torch
 
     model, ys, hypers = host.model, [], []
+    med = bottleneck_medians(model.entropy_bottleneck)
     with torch.inference_mode():
         for step in range(-(-crops // sampler.batch_size)):
-            x = torch.from_numpy((sampler.batch(step) + 1.0) / 2.0)
-            y = model.g_a(x)
-            z = model.h_a(y)
-            med = bottleneck_medians(model.entropy_bottleneck)
+            y = model.g_a(torch.from_numpy((sampler.batch(step) + 1.0) / 2.0))
             ys.append(y)
-            hypers.append(model.h_s(torch.round(z - med) + med))
+            hypers.append(model.h_s(torch.round(model.h_a(y) - med) + med))
     return torch.cat(ys)[:crops].clone(), torch.cat(hypers)[:crops].clone()
 
 
@@ -79,8 +77,7 @@ def run(codec_id: str, quality: int, out, data=DEFAULT_DATA, steps: int = 1500,
     order, layout = plan(zm.model, kind, core, group, aux_groups)
     host = permuted_host(zm, order)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt, jsonl = out / "checkpoint.safetensors", JsonlLog(out / "log.jsonl")
+    ckpt = out / "checkpoint.safetensors"
     torch.manual_seed(seed)
     model = SliceEntropyModel(layout)
     opt = torch.optim.Adam(model.nets.parameters(), lr=lr)
@@ -93,13 +90,15 @@ def run(codec_id: str, quality: int, out, data=DEFAULT_DATA, steps: int = 1500,
         step, wall = info["step"], info.get("wall_seconds", 0.0)
         log(f"resuming {ckpt} at step {step}")
     t0 = time.time()
-    val_ys, val_hypers = latent_pool(host, CropSampler(load_folder(val, crop), crop, 16, seed),
-                                     VAL_CROPS)
+    val_images = load_folder(val, crop)
+    train_images = load_folder(data, crop) if step < steps else None
+    val_ys, val_hypers = latent_pool(host, CropSampler(val_images, crop, 16, seed), VAL_CROPS)
     if step >= steps:
         log(f"held-out rate of y: {validation_bpp(model, val_ys, val_hypers, crop):.4f} bpp")
         return ckpt
-    sampler = CropSampler(load_folder(data, crop), crop, 16, seed)
-    ys, hypers = latent_pool(host, sampler, pool)
+    out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known good
+    jsonl = JsonlLog(out / "log.jsonl")
+    ys, hypers = latent_pool(host, CropSampler(train_images, crop, 16, seed), pool)
     log(f"{codec_id} q{quality}: {len(layout.sizes)} slices {list(layout.sizes)} in "
         f"{len(layout.stages())} stages; pool of {pool} crops ready in {time.time() - t0:.0f} s")
     meta = {"codec": codec_id, "quality": quality, "host": host_id,

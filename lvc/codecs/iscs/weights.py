@@ -15,7 +15,6 @@ permutation (``ModelMismatchError`` otherwise). The host is permuted on a copy.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import BadInputError, ModelMismatchError
-from ..manifest import (file_sha256, read_manifest, set_fingerprint,
+from ..manifest import (file_sha256, read_manifest,
                         update_manifest, weights_dir)
 from ..mlicv2.weights import cached_model, installed_entry, load_into, use_random
 
@@ -123,12 +122,6 @@ def _build(codec_id: str, quality: int, entry: dict | None) -> SliceHandle:
 
 def load(codec_id: str, quality: int) -> SliceHandle:
     return cached_model(codec_id, quality, lambda entry: _build(codec_id, quality, entry))
-
-
-def fingerprint(codec_id: str) -> bytes:
-    if use_random():
-        return hashlib.sha256(f"random:{codec_id}".encode()).digest()[:4]
-    return set_fingerprint(codec_id)
 
 
 def probe(codec_id: str) -> str | None:

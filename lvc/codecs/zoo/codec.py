@@ -72,6 +72,15 @@ def _code_ar(zm: ZooModel, coder, y, params) -> torch.Tensor:
     return y_hat[:, :, _PAD:_PAD + height, _PAD:_PAD + width]
 
 
+def code_z(zm: ZooModel, coder, y=None, size=None) -> torch.Tensor:
+    """Code ``h_a(y)`` (encoding) or read it (``y`` None, ``size`` = y's (h, w)) with the
+    hyperprior's EntropyBottleneck tables; returns z_hat."""
+    h, w = y.shape[2:] if y is not None else size
+    z = None if y is None else zm.model.h_a(torch.abs(y) if zm.kind == "scale" else y)
+    return code_symbols(coder, z, _medians(zm),
+                        channel_indexes((1, len(zm.bottleneck), h // 4, w // 4)), zm.bottleneck)
+
+
 def _y_params(zm: ZooModel, z_hat: torch.Tensor) -> tuple:
     """(scales, means or None) for the hyperprior models, params for the AR ones."""
     params = zm.model.h_s(z_hat)
@@ -89,10 +98,7 @@ def _code_latents(zm: ZooModel, coder, x=None, y_shape=None) -> torch.Tensor:
     if zm.kind == "factorized":
         return code_symbols(coder, y, _medians(zm), channel_indexes((1, len(zm.bottleneck), h, w)),
                      zm.bottleneck)
-    z = None if y is None else model.h_a(torch.abs(y) if zm.kind == "scale" else y)
-    z_hat = code_symbols(coder, z, _medians(zm),
-                  channel_indexes((1, len(zm.bottleneck), h // 4, w // 4)), zm.bottleneck)
-    params = _y_params(zm, z_hat)
+    params = _y_params(zm, code_z(zm, coder, y, (h, w)))
     if zm.kind == "ar":
         return _code_ar(zm, coder, y, params)
     scales, means = params
