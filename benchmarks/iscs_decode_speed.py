@@ -11,8 +11,11 @@ differ (z and h_s are the host's in both). ``mbt2018-mean-tiny-slices`` decodes 
 slices one after another; ``mbt2018-mean-tiny-iscs`` its core's slices, then every
 auxiliary channel in one batched pass (with several auxiliary groups, side by side on
 1 and on ``--workers`` threads, each network single-threaded as in the codec).
-The host ``mbt2018-mean-tiny`` (no channel context) is listed for reference. Every
-decode is checked bit-identical to the encoder's latent and across worker counts.
+The host ``mbt2018-mean-tiny`` (no channel context) is listed for reference.
+``--run DIR`` adds the slice networks of a training run folder (``checkpoint.safetensors``
+of ``lvc.train iscs`` or ``benchmarks/iscs_order_ablation.py``, with its own channel
+order and layout) as one more row, for layouts that are not shipped. Every decode is
+checked bit-identical to the encoder's latent and across worker counts.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import torch
 
 from lvc.codecs.iscs.coding import code_hyper, code_slices
 from lvc.codecs.iscs.codec import WORKERS
-from lvc.codecs.iscs.weights import load
+from lvc.codecs.iscs.weights import SliceHandle, host_model, load, permuted_host
 from lvc.codecs.latent_image import to_tensor
 from lvc.codecs.mlicv2.baseline import load as load_host
 from lvc.codecs.torch_utils import single_thread, stable_cpu
@@ -61,6 +64,26 @@ def slice_decoder(handle, workers: int):
     return code
 
 
+def run_handle(folder, quality: int) -> SliceHandle:
+    """The slice networks, order and layout of a training run on the host at ``quality``."""
+    import json
+
+    from safetensors import safe_open
+
+    from lvc.codecs.iscs.slices import SliceEntropyModel, SliceLayout
+
+    with safe_open(str(Path(folder) / "checkpoint.safetensors"), "pt") as f:
+        info = json.loads(f.metadata()["lvc"])
+        state = {k[len("model."):]: f.get_tensor(k) for k in f.keys() if k.startswith("model.")}
+    if int(info["quality"]) != quality:
+        raise SystemExit(f"{folder} was trained at quality {info['quality']}, not {quality}")
+    model = SliceEntropyModel(SliceLayout.from_dict(info["layout"]))
+    model.load_state_dict(state)
+    order = tuple(info["order"])
+    return SliceHandle(permuted_host(host_model(info["host"], quality), order), model.eval(),
+                       order)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,6 +92,8 @@ def main() -> None:
     ap.add_argument("--quality", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=WORKERS)
+    ap.add_argument("--run", action="append", default=[], metavar="DIR",
+                    help="also time the slice networks of this training run (repeatable)")
     args = ap.parse_args()
     paths = sorted(p for p in Path(args.dataset).iterdir()
                    if p.suffix.lower() in (".png", ".jpg"))[:args.limit]
@@ -82,6 +107,10 @@ def main() -> None:
         for w in (1, args.workers) if parallel else (1,):
             codecs[f"{cid} ({w} worker{'s' * (w > 1)})"] = (slice_decoder(handle, w),
                                                              handle.host.model)
+    for folder in args.run:
+        handle = run_handle(folder, args.quality)
+        codecs[f"run {Path(folder).name} (1 worker)"] = (slice_decoder(handle, 1),
+                                                         handle.host.model)
     rows = {name: {"decode": [], "hyper": [], "synth": [], "bytes": []} for name in codecs}
     references = {}
     with stable_cpu():
@@ -119,7 +148,7 @@ def main() -> None:
               f"{statistics.mean(r['bytes']) * 8 / pixels:10.4f}")
     seq = means["mbt2018-mean-tiny-slices (1 worker)"]
     for name, value in means.items():
-        if name.startswith("mbt2018-mean-tiny-iscs"):
+        if name.startswith(("mbt2018-mean-tiny-iscs", "run ")):
             print(f"{name}: entropy decoding {100 * (1 - value[0] / seq[0]):.1f}% faster than "
                   f"the original-order slices (y alone: {100 * (1 - value[1] / seq[1]):.1f}%)")
 

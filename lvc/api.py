@@ -12,19 +12,24 @@ from pathlib import Path
 import numpy as np
 
 from .codecs.base import Codec
-from .codecs.registry import DEFAULT_CODEC, all_codecs, get_codec
+from .codecs.registry import all_codecs, default_codec, get_codec
 from .errors import BadInputError, CorruptStreamError, FormatError, MissingFileError, \
     ModelMismatchError
 from .formats.container import DEFAULT_LIMITS, Header, Limits, is_lvc, pack, unpack
 from .formats.files import write_bytes_atomic
-from .formats.media import Media, as_audio, as_image, as_image_set, check_layout
+from .formats.media import Media, as_array_media, as_audio, as_image, as_image_set, \
+    check_layout
 from .formats.names import check_names
 
 PathLike = (str, os.PathLike)
 
 
 def to_media(x, sample_rate=None, codec: Codec | None = None) -> Media:
-    """Accept a Media, an array (image unless audio is implied) or a media file path."""
+    """Accept a Media, an array or a media file path. An array is an image unless
+    ``sample_rate`` is given or ``codec`` codes audio, volumes or hyperspectral cubes
+    (then it is one of those); a ``.npy`` path is read the way ``codec`` asks."""
+    array_modality = codec.modality if codec is not None and codec.modality in (
+        "volume", "hyperspectral") else None
     if isinstance(x, Media):
         if x.modality == "image":
             return as_image(x.data)
@@ -32,11 +37,15 @@ def to_media(x, sample_rate=None, codec: Codec | None = None) -> Media:
             return as_audio(x.data, x.sample_rate)
         if x.modality == "images":
             return as_image_set(x.data, x.metadata.get("names"))
+        if x.modality in ("volume", "hyperspectral"):
+            return as_array_media(x.data, x.modality, metadata=x.metadata)
         return x
     if isinstance(x, PathLike):
         from .formats.io import read_media
 
-        return read_media(x)
+        return read_media(x, array_modality)
+    if array_modality:
+        return as_array_media(x, array_modality)
     if hasattr(x, "mode") and hasattr(x, "size"):  # a PIL image
         from .formats.image_io import image_to_array
 
@@ -50,7 +59,7 @@ def encode(x, codec: str | None = None, quality: int | None = None, *,
            sample_rate: int | None = None, refine: int = 0) -> bytes:
     """Encode an array, PIL image, Media or media file path into ``.lvc`` bytes.
 
-    ``codec`` defaults per modality (``DEFAULT_CODEC``); ``quality`` to the codec's
+    ``codec`` defaults per modality (``registry.default_codec``); ``quality`` to the codec's
     default (higher is better). Arrays are images unless ``sample_rate`` is given or
     the codec is an audio codec.
     ``refine``: encode-time latent refinement iterations (MLICv2+ SGA) for codecs that
@@ -59,10 +68,11 @@ def encode(x, codec: str | None = None, quality: int | None = None, *,
     c = get_codec(codec) if codec else None
     media = to_media(x, sample_rate, c)
     if c is None:
-        if media.modality not in DEFAULT_CODEC:
+        default = default_codec(media.modality, media.shape)
+        if default is None:
             raise BadInputError(f"no default codec for {media.modality}: name one (for image "
                                 "sets, a codec that packs archives)")
-        c = get_codec(DEFAULT_CODEC[media.modality])
+        c = get_codec(default)
     c.check_media(media)
     q = c.check_quality(quality)
     if refine:

@@ -134,7 +134,7 @@ def test_json_rows(tmp_path, png, wav):
         assert row["error"] is None and os.path.getsize(row["output"]) == row["bytes"]
     assert img["codec"] == "webp" and img["bpp"] == pytest.approx(8 * img["bytes"] / (64 * 48))
     kbps = 8 * audio["bytes"] / 0.5 / 1000
-    assert audio["codec"] == "opus" and audio["kbps"] == pytest.approx(kbps)
+    assert audio["codec"] == "liveaction-audio" and audio["kbps"] == pytest.approx(kbps)
 
 
 def test_name_clash_and_lvc_output_are_refused(tmp_path, image, lvc_file):

@@ -104,7 +104,7 @@ def test_write_refuses_to_overwrite(tmp_path):
 def test_unreadable_files(tmp_path):
     text = tmp_path / "notes.png"
     text.write_text("hello, not an image")
-    with pytest.raises(UnsupportedMediaError, match="not a supported image or audio file"):
+    with pytest.raises(UnsupportedMediaError, match="not a supported image, audio, NIfTI or .npy file"):
         read_media(text)
     with pytest.raises(UnsupportedMediaError):
         read_image(text)

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import api
+from ..codecs.registry import get_codec
 from ..errors import BadInputError, LVCError, MissingFileError, UnsupportedMediaError
 from ..formats.container import read_header
+from ..formats.io import media_stem, media_suffix
 from ..formats.files import check_writable, write_bytes_atomic
 from ..formats.media import as_image_set
 from . import report
@@ -36,7 +38,7 @@ class Job:
 
 def _listing(folder: Path, suffixes) -> list:
     return sorted(f for f in folder.iterdir()
-                  if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in suffixes)
+                  if f.is_file() and not f.name.startswith(".") and media_suffix(f) in suffixes)
 
 
 def expand(args, suffixes, kind: str) -> tuple:
@@ -75,7 +77,7 @@ def plan(items, batch: bool, output, suffix: str | None) -> list:
     jobs, taken = [], {}
     for src, error in items:
         if into_dir or out is None:
-            dst = (out if out is not None else src.parent) / (src.stem + (suffix or ""))
+            dst = (out if out is not None else src.parent) / (media_stem(src) + (suffix or ""))
         else:
             dst = out
         auto = suffix is None and (into_dir or out is None)
@@ -96,7 +98,7 @@ def encode_file(job: Job, codec=None, quality=None, force=False, refine=0) -> di
     """Encode one media file to ``job.dst``; fail early when the output exists."""
     _require_file(job.src)
     check_writable(job.dst, force)
-    media = api.to_media(job.src)
+    media = api.to_media(job.src, codec=get_codec(codec) if codec else None)
     start = time.perf_counter()
     data = api.encode(media, codec, quality, refine=refine)
     seconds = time.perf_counter() - start
@@ -153,7 +155,7 @@ def decode_file(job: Job, force=False) -> dict:
     if job.auto_suffix:
         from ..formats.io import default_suffix
 
-        dst = dst.with_name(dst.name + default_suffix(header.modality))
+        dst = dst.with_name(dst.name + default_suffix(header.modality, header.metadata))
     if dst.suffix.lower() == ".lvc":  # api.write would silently re-encode
         raise BadInputError(f"{dst}: decode writes media files (.png, .wav, .npy, ...), not .lvc")
     check_writable(dst, force)

@@ -45,7 +45,7 @@ EXIT_CODES = (
 # may be anything: the media reader decides)
 MEDIA_SUFFIXES = frozenset(
     ".png .jpg .jpeg .webp .avif .jxl .bmp .tif .tiff .gif .ppm .pgm .pnm .npy "
-    ".wav .flac .ogg .opus .mp3 .aif .aiff".split())
+    ".wav .flac .ogg .opus .mp3 .aif .aiff .nii .nii.gz".split())
 
 
 def _epilog() -> str:
@@ -125,11 +125,16 @@ Examples:
   codec encode photo.png -o small.lvc -c jpeg -q 60
   codec encode shots/ 'more/*.png' -o encoded/ --workers 4
   codec encode song.wav -c flac --json
+  codec encode brain.nii.gz                   # -> brain.lvc; decodes to brain.nii.gz
+  codec encode cube.npy -q 5                  # H x W x bands -> liveaction-hsi
   codec encode digits/ -o digits.lvc -c pc-hclt   # one archive (codecs that pack sets)
 """)
 @click.option("-c", "--codec", metavar="ID",
               help=f"Codec id from `codec list` (default: {DEFAULT_CODEC['image']} for images, "
-                   f"{DEFAULT_CODEC['audio']} for audio).")
+                   f"{DEFAULT_CODEC['audio']} for audio, liveaction-audio4 for 4-channel "
+                   f"audio, {DEFAULT_CODEC['volume']} for NIfTI volumes, "
+                   f"{DEFAULT_CODEC['hyperspectral']} for H x W x bands .npy cubes). Name a "
+                   "volume codec to read an X x Y x Z .npy as a volume.")
 @click.option("-q", "--quality", type=int, metavar="Q",
               help="Quality in the codec's range, higher is better (default: the codec's).")
 @click.option("--refine", type=click.IntRange(min=0), default=0, metavar="N",
@@ -137,12 +142,13 @@ Examples:
                    "SGA; slower encoding, same decoder). Only for codecs that support it.")
 @_batch_options
 def encode(inputs, output, force, as_json, workers, scheduler, codec, quality, refine):
-    """Encode image or audio files into .lvc files.
+    """Encode image, audio, volume or hyperspectral files into .lvc files.
 
     IN may be files, directories (their media files, not recursive, hidden
     files skipped) and glob patterns. Prints per file: input -> output, codec,
     quality, bytes and the rate: bits per pixel (whole file / H*W) for images,
-    kbit/s for audio. A failed file is reported and the others continue.
+    kbit/s for audio, bits per sample for volumes and cubes. A failed file is
+    reported and the others continue.
 
     Archives: with a codec that packs image sets (e.g. pc-hclt), a directory,
     several files or a glob, and an OUT ending in .lvc, all images go into ONE

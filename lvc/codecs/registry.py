@@ -89,6 +89,18 @@ BUILTIN = (
               (1, 8), 4, "LiVeAction (wavelet packet + tiny encoder, CPU-trained small decoder)",
               ("torch", "safetensors"), "lvc.codecs.liveaction.weights:probe",
               rd_qualities=(1, 2, 3, 4, 5, 6, 7, 8)),
+    *(CodecInfo(cid, f"lvc.codecs.liveaction.signal_codec:{cls}", modality, False, (1, top),
+                default, what, ("torch", "safetensors"),
+                f"lvc.codecs.liveaction.weights:{probe}")
+      for cid, cls, modality, top, default, probe, what in (
+          ("liveaction-audio", "LiVeActionAudioCodec", "audio", 6, 4, "probe_audio",
+           "LiVeAction 1-D (F=64) for mono audio; channels coded one by one"),
+          ("liveaction-audio4", "LiVeActionAudio4Codec", "audio", 6, 4, "probe_audio4",
+           "LiVeAction 1-D (F=64), 4-channel audio coded jointly"),
+          ("liveaction-hsi", "LiVeActionCubeCodec", "hyperspectral", 5, 3, "probe_hsi",
+           "LiVeAction 3-D (F=8) for hyperspectral cubes (H x W x bands .npy)"),
+          ("liveaction-volume", "LiVeActionVolumeCodec", "volume", 5, 3, "probe_volume",
+           "LiVeAction 3-D (F=8) for volumes (NIfTI, .npy)"))),
     CodecInfo("pc-hclt", "lvc.codecs.pc.codec:PCCodec", "image", True, (0, 0), 0,
               "Probabilistic circuit (Hidden Chow-Liu Tree), lossless, 28x28 and 8x8 gray",
               ("safetensors",), "lvc.codecs.pc.weights:probe", archives=True),
@@ -122,8 +134,21 @@ BUILTIN = (
            "mbt2018-mean-tiny + original-order sequential slices (ISCS reference)"))),
 )
 
-DEFAULT_CODEC = {"image": "webp", "audio": "opus", "images": "pc-hclt"}
-"""Codec used when none is named, per modality (LiVeAction replaces these once trained)."""
+DEFAULT_CODEC = {"image": "webp", "audio": "liveaction-audio", "images": "pc-hclt",
+                 "volume": "liveaction-volume", "hyperspectral": "liveaction-hsi"}
+"""Codec used when none is named, per modality (``default_codec`` refines audio)."""
+JOINT_AUDIO = {4: "liveaction-audio4"}
+"""Channel counts with a jointly trained audio model, used by default when installed."""
+
+
+def default_codec(modality: str, shape: tuple = ()) -> str | None:
+    """The codec ``encode`` uses when none is named (None: no default for ``modality``):
+    ``DEFAULT_CODEC``, except audio with a jointly trained model for its channel count."""
+    if modality == "audio" and len(shape) == 2 and shape[1] in JOINT_AUDIO:
+        joint = JOINT_AUDIO[shape[1]]
+        if codec_info(joint).available:
+            return joint
+    return DEFAULT_CODEC.get(modality)
 
 
 @lru_cache(maxsize=1)

@@ -21,6 +21,9 @@ CODEC_TAGS = {
     "mbt2018": 43, "cheng2020-anchor": 44, "cheng2020-attn": 45,
     # learned lossless codecs
     "pc-hclt": 48,
+    # learned audio, hyperspectral and volume codecs
+    "liveaction-audio": 56, "liveaction-audio4": 57, "liveaction-hsi": 58,
+    "liveaction-volume": 59,
 }
 _BY_TAG = {v: k for k, v in CODEC_TAGS.items()}
 

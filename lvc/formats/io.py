@@ -1,9 +1,12 @@
 """Read and write any media file lvc handles; the contents decide, as in Pillow.
 
 ``read_media`` looks at the bytes, not the suffix: ``.lvc`` files are refused (use
-``lvc.decode``), ``.npy`` arrays are read as images, then Pillow is asked whether it
-is an image, then libsndfile whether it is audio. ``write_media`` dispatches on the
-media's modality and the suffix (``.npy`` takes any modality). ``write_image_set``
+``lvc.decode``); ``.npy`` arrays are images, except 3-D arrays with more than 4
+entries on the last axis, which are hyperspectral cubes (H x W x bands); ``modality``
+overrides that guess ("volume" for an X x Y x Z ``.npy`` volume). NIfTI files
+(``.nii``, ``.nii.gz``) are volumes; then Pillow is asked whether it is an image, then
+libsndfile whether it is audio. ``write_media`` dispatches on the media's modality
+and the suffix (``.npy`` takes any modality, ``.nii``/``.nii.gz`` volumes). ``write_image_set``
 writes an image set as one file per image into a directory, all or nothing.
 """
 
@@ -18,28 +21,54 @@ import numpy as np
 from ..errors import BadInputError, MissingFileError, UnsupportedMediaError
 from .container import is_lvc
 from .files import atomic_output, check_writable
-from .media import Media, as_image
+from .media import Media, as_array_media, as_image
+from .volume_io import NIFTI_SUFFIXES
 
 NPY_MAGIC = b"\x93NUMPY"
 _DEFAULT_SUFFIX = {"image": ".png", "audio": ".wav"}
+ARRAY_MODALITIES = ("volume", "hyperspectral")
 
 
-def default_suffix(modality: str) -> str:
-    """The file suffix a decoded signal of this modality is written as by default."""
+def default_suffix(modality: str, metadata: dict | None = None) -> str:
+    """The file suffix a decoded signal of this modality is written as by default: a
+    volume read from NIfTI goes back to ``.nii.gz``, other arrays to ``.npy``."""
+    if modality == "volume" and (metadata or {}).get("format") == "nifti":
+        return ".nii.gz"
     return _DEFAULT_SUFFIX.get(modality, ".npy")
 
 
-def _read_npy(path: Path) -> Media:
+def media_suffix(path) -> str:
+    """The media suffix, lower case: ``.nii.gz`` for ``brain.nii.gz``, else the last one."""
+    path = Path(path)
+    return ".nii.gz" if path.name.lower().endswith(".nii.gz") else path.suffix.lower()
+
+
+def media_stem(path) -> str:
+    """The file name without its media suffix (``brain.nii.gz`` -> ``brain``)."""
+    path = Path(path)
+    return path.name[:-len(media_suffix(path))] if media_suffix(path) else path.name
+
+
+def _read_npy(path: Path, modality: str | None) -> Media:
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as e:  # ValueError for object arrays / bad headers, OSError...
         raise UnsupportedMediaError(f"{path}: not a readable .npy array ({e})".splitlines()[0]) \
             from None
-    return as_image(data, f"{path} (.npy arrays are read as images)")
+    if modality is None and data.ndim == 3 and data.shape[2] > 4:
+        modality = "hyperspectral"
+    if modality in ARRAY_MODALITIES:
+        return as_array_media(data, modality, f"{path} (read as {modality})",
+                              {"format": "npy"})
+    if modality not in (None, "image"):
+        raise UnsupportedMediaError(f"{path}: a .npy array cannot be read as {modality}")
+    return as_image(data, f"{path} (.npy arrays are read as images unless 3-D with more "
+                          "than 4 bands, or a volume codec is named)")
 
 
-def read_media(path) -> Media:
-    """Read an image, audio or ``.npy`` file into ``Media``."""
+def read_media(path, modality: str | None = None) -> Media:
+    """Read an image, audio, NIfTI or ``.npy`` file into ``Media``; ``modality`` says how
+    to read a ``.npy`` array (see the module docstring)."""
     path = Path(path)
     if not path.exists():
         raise MissingFileError(f"{path}: no such file")
@@ -50,7 +79,11 @@ def read_media(path) -> Media:
     if is_lvc(head):
         raise BadInputError(f"{path} is already an .lvc file; use decode")
     if head == NPY_MAGIC:
-        return _read_npy(path)
+        return _read_npy(path, modality)
+    from . import volume_io
+
+    if volume_io.is_nifti(path):
+        return volume_io.read_nifti(path)
     from . import image_io
 
     if image_io.is_image(path):
@@ -59,7 +92,7 @@ def read_media(path) -> Media:
 
     if audio_io.is_audio(path):
         return audio_io.read_audio(path)
-    raise UnsupportedMediaError(f"{path}: not a supported image or audio file")
+    raise UnsupportedMediaError(f"{path}: not a supported image, audio, NIfTI or .npy file")
 
 
 def write_media(path, media: Media, overwrite: bool = False) -> Path:
@@ -71,6 +104,10 @@ def write_media(path, media: Media, overwrite: bool = False) -> Path:
         with atomic_output(path, overwrite) as tmp:
             np.save(tmp, np.asarray(media.data), allow_pickle=False)
         return path
+    if path.name.lower().endswith(NIFTI_SUFFIXES):
+        from .volume_io import write_nifti
+
+        return write_nifti(path, media, overwrite)
     if media.modality == "image":
         from .image_io import write_image
 
@@ -79,7 +116,8 @@ def write_media(path, media: Media, overwrite: bool = False) -> Path:
         from .audio_io import write_audio
 
         return write_audio(path, media, overwrite)
-    raise UnsupportedMediaError(f"{path}: {media.modality} data can only be written as .npy")
+    raise UnsupportedMediaError(f"{path}: {media.modality} data can only be written as .npy"
+                                + (" or .nii/.nii.gz" if media.modality == "volume" else ""))
 
 
 @functools.lru_cache(maxsize=None)

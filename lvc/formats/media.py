@@ -8,7 +8,9 @@ Array conventions (what ``lvc.decode`` returns and what codecs accept):
 - images (an image set): ``(N, H, W)`` or ``(N, H, W, C)``, N images of one size
   and layout, coded as one file by codecs that pack archives; ``metadata["names"]``
   holds their file names when known.
-- volume / hyperspectral: N-d arrays (added by the multimodal codecs).
+- volume: ``(X, Y, Z)``, any of the container's numeric dtypes; ``metadata`` may hold
+  ``affine`` (4x4, voxel -> world) and ``spacing`` (voxel size per axis) from NIfTI.
+- hyperspectral: ``(H, W, bands)``, any of the container's numeric dtypes.
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ def pixel_count(modality: str, shape) -> int:
 
 _IMAGE_DTYPES = ("uint8", "uint16")
 _AUDIO_DTYPES = ("int16", "int32", "float32")
+ARRAY_DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64", "int8", "uint32",
+                "float16")
+"""Sample types of volumes and cubes (the container's dtypes)."""
+_ARRAY_LAYOUT = {"volume": "a volume must be X x Y x Z",
+                 "hyperspectral": "a hyperspectral cube must be H x W x bands"}
 
 
 def check_layout(modality: str, shape: tuple, dtype: str) -> str | None:
@@ -77,6 +84,11 @@ def check_layout(modality: str, shape: tuple, dtype: str) -> str | None:
             return f"audio must be (frames,) or (frames, channels), not {shape}"
         if dtype not in _AUDIO_DTYPES:
             return f"audio samples must be int16, int32 or float32, not {dtype}"
+    elif modality in _ARRAY_LAYOUT:
+        if len(shape) != 3 or min(shape) < 1:
+            return f"{_ARRAY_LAYOUT[modality]}, not {shape}"
+        if dtype not in ARRAY_DTYPES:
+            return f"{modality} samples must be one of {', '.join(ARRAY_DTYPES)}, not {dtype}"
     return None
 
 
@@ -143,6 +155,29 @@ def as_audio(array, sample_rate, source: str = "array") -> Media:
     if sample_rate is None or int(sample_rate) <= 0:
         raise UnsupportedMediaError(f"{source}: audio needs a positive sample_rate")
     return Media(np.ascontiguousarray(data), "audio", sample_rate=int(sample_rate))
+
+
+def as_array_media(array, modality: str, source: str = "array",
+                   metadata: dict | None = None) -> Media:
+    """Validate a volume ``(X, Y, Z)`` or hyperspectral cube ``(H, W, bands)`` and wrap
+    it (``metadata``: e.g. a volume's ``affine`` and ``spacing``). int64 / uint64 / bool
+    arrays are stored as int32 / uint32 / uint8 when their values fit."""
+    data = np.asarray(array)
+    if modality not in _ARRAY_LAYOUT:
+        raise UnsupportedMediaError(f"{source}: unknown array modality {modality!r}")
+    if data.dtype == np.bool_:
+        data = data.astype(np.uint8)
+    narrow = {"i": np.int32, "u": np.uint32}.get(data.dtype.kind)
+    if narrow is not None and data.dtype.itemsize > 4 and data.size:
+        info = np.iinfo(narrow)
+        if data.min() < info.min or data.max() > info.max:
+            raise UnsupportedMediaError(f"{source}: {data.dtype} values outside the "
+                                        f"{np.dtype(narrow)} range are not supported")
+        data = data.astype(narrow)
+    problem = check_layout(modality, data.shape, str(data.dtype))
+    if problem:
+        raise UnsupportedMediaError(f"{source}: {problem}")
+    return Media(np.ascontiguousarray(data), modality, metadata=dict(metadata or {}))
 
 
 def to_rgb8(image) -> np.ndarray:

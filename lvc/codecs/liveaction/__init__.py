@@ -15,4 +15,11 @@ Modules (import them directly; importing this package does not import torch):
     lightweight encoder, the Laplace-CDF int8 quantiser, the heavier decoder
     (ReLU linear attention + MBConv), ``LiVeAction``, ``liveaction_loss`` and
     ``complexity``.
+``codec`` / ``signal_codec``
+    ``liveaction-rgb`` (images), and the same pipeline on 1-D and 3-D signals:
+    ``liveaction-audio``, ``liveaction-audio4``, ``liveaction-hsi``,
+    ``liveaction-volume`` (their configurations and scaling: ``signals``; their
+    training and held-out data: ``signal_data``).
+``entropy``, ``weights``, ``export``, ``train``, ``warmstart``
+    Integer latent context model, shipped weights, checkpoint export, training.
 """

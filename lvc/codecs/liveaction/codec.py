@@ -97,17 +97,10 @@ def tile_grid(height: int, width: int, tile: int | None, factor: int) -> list:
 
 
 # ---------------------------------------------------------------- the codec
-class LiVeActionCodec(Codec):
-    """LiVeAction: wavelet packet transform + lightweight encoder, int latents coded with
-    an integer context model, small CPU-trained decoder. Weights: ``weights.py``."""
+class LiVeActionBase(Codec):
+    """What every LiVeAction codec shares: its weights (by codec id) and quality levels."""
 
-    id = "liveaction-rgb"
-    modality = "image"
     lossless = False
-    quality_range = (1, len(RATE_LEVELS))
-    default_quality = 4
-    description = "LiVeAction (wavelet packet + tiny encoder, CPU-trained small decoder)"
-    tile_size = TILE_SIZE
 
     def weights(self) -> _weights.Weights:
         return _weights.load_weights(self.id)
@@ -120,6 +113,18 @@ class LiVeActionCodec(Codec):
             raise error(f"{self.id}: quality {quality} is not one of the installed weights' "
                         f"levels 1..{len(w.rate_levels)}")
         return w.rate_levels[quality - 1]
+
+
+class LiVeActionCodec(LiVeActionBase):
+    """LiVeAction: wavelet packet transform + lightweight encoder, int latents coded with
+    an integer context model, small CPU-trained decoder. Weights: ``weights.py``."""
+
+    id = "liveaction-rgb"
+    modality = "image"
+    quality_range = (1, len(RATE_LEVELS))
+    default_quality = 4
+    description = "LiVeAction (wavelet packet + tiny encoder, CPU-trained small decoder)"
+    tile_size = TILE_SIZE
 
     def encode(self, media: Media, quality: int) -> Encoded:
         self.check_media(media)

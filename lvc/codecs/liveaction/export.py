@@ -7,7 +7,9 @@
 Rounds the model to float16, fits the latent entropy tables on BSDS500 training images
 (never Kodak), writes the safetensors file atomically and updates the manifest.json
 next to it (sha256, size, config, rate levels, training steps, wall time, hardware).
-``--levels`` ships other (channels, step) levels than the checkpoint's: the decoder
+The audio, hyperspectral and volume models (``signals.py``; the checkpoint names its
+codec) fit their tables on their own training split instead and are written to
+``assets/weights/<codec>.safetensors`` by default. ``--levels`` ships other (channels, step) levels than the checkpoint's: the decoder
 decodes any step, and the shipped set was chosen on BSDS500 *val* RD points.
 """
 
@@ -17,7 +19,8 @@ import argparse
 import json
 
 from .train import parse_levels
-from .weights import DEFAULT_FILE, DEFAULT_FIT_DIR, DEFAULT_FIT_IMAGES, export_weights
+from .weights import CODEC_ID, DEFAULT_FIT_DIR, DEFAULT_FIT_IMAGES, checkpoint_meta, \
+    export_weights
 
 
 def main(argv=None) -> dict:
@@ -25,8 +28,8 @@ def main(argv=None) -> dict:
                                  description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", required=True, help="training checkpoint (.safetensors)")
-    ap.add_argument("--out", default=f"assets/weights/{DEFAULT_FILE}",
-                    help="weights file to write; its folder holds manifest.json")
+    ap.add_argument("--out", help="weights file to write; its folder holds manifest.json "
+                                  "(default assets/weights/<codec>.safetensors)")
     ap.add_argument("--fit-images", default=DEFAULT_FIT_DIR,
                     help="folder of training images for the latent tables")
     ap.add_argument("--n-fit-images", type=int, default=DEFAULT_FIT_IMAGES)
@@ -45,7 +48,9 @@ def main(argv=None) -> dict:
         except ValueError:
             fields[key] = value
     levels = parse_levels(args.levels) if args.levels else None
-    entry = export_weights(args.checkpoint, args.out, args.fit_images, args.n_fit_images,
+    out = args.out or (f"assets/weights/"
+                       f"{checkpoint_meta(args.checkpoint).get('codec', CODEC_ID)}.safetensors")
+    entry = export_weights(args.checkpoint, out, args.fit_images, args.n_fit_images,
                            fields, args.pseudocount, levels)
     print(json.dumps(entry, indent=1))
     return entry

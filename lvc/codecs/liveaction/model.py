@@ -57,6 +57,12 @@ class LiVeActionConfig:
     projections between the hidden width and the latent (encoder ``proj``, decoder
     ``proj_in``/``proj_out``): dense ones can hold a PCA warm start exactly
     (``warmstart.py``) and add ``in*out/F^2`` MACs per pixel (288 for 768 -> 96).
+    ``compand`` applies the power-law companding to the wavelet coefficients (images);
+    ``input_gain`` multiplies the signal before the transform (and divides the
+    reconstruction): audio in [-1, 1] has wavelet coefficients about 20x smaller than
+    an image's, so without a gain its latent would be a fraction of one quantisation
+    step; the audio models use no companding (it spreads variance to the quiet bands,
+    so a truncated PCA loses the loud ones) and a gain instead (``signals.py``).
     """
 
     in_channels: int = 3
@@ -73,6 +79,8 @@ class LiVeActionConfig:
     laplace_scale_init: float = 42.0
     ndim: int = 2
     projection: str = "monarch"
+    compand: bool = True
+    input_gain: float = 1.0
 
     def __post_init__(self) -> None:
         if self.ndim not in (1, 2, 3):
@@ -275,9 +283,15 @@ class Encoder(nn.Module):
         self.levels, self.ndim = config.levels, config.ndim
         self.blocks = nn.Sequential(*[EncoderBlock(config) for _ in range(config.encoder_blocks)])
         self.proj = _projection(config, config.hidden_width, config.latent_channels)
+        self.compand, self.gain = config.compand, config.input_gain
+
+    def analysis(self, x: torch.Tensor) -> torch.Tensor:
+        """The fixed front end: (gain,) WPT, (companding)."""
+        y = wpt(x * self.gain if self.gain != 1.0 else x, self.levels, self.ndim)
+        return compand(y) if self.compand else y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.blocks(compand(wpt(x, self.levels, self.ndim))))
+        return self.proj(self.blocks(self.analysis(x)))
 
 
 class LaplaceQuantizer(nn.Module):
@@ -411,8 +425,12 @@ class Decoder(nn.Module):
         self.proj_out = (nn.Identity() if config.width == config.hidden_width
                          else _projection(config, config.width, config.hidden_width))
 
+        self.compand, self.gain = config.compand, config.input_gain
+
     def forward(self, q: torch.Tensor) -> torch.Tensor:
-        return iwpt(decompand(self.proj_out(self.blocks(self.proj_in(q)))), self.levels, self.ndim)
+        y = self.proj_out(self.blocks(self.proj_in(q)))
+        x = iwpt(decompand(y) if self.compand else y, self.levels, self.ndim)
+        return x / self.gain if self.gain != 1.0 else x
 
 
 class LiVeAction(nn.Module):

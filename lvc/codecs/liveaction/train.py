@@ -1,6 +1,9 @@
-"""Train LiVeAction image weights on BSDS500 crops (resumable, logged).
+"""Train LiVeAction weights (resumable, logged): images on BSDS500 crops, or the audio,
+hyperspectral and volume models of ``signals.SPECS`` on their training splits
+(``signal_data.py``).
 
     python -m lvc.train liveaction --out runs/liveaction-image --steps 4000 --minutes 90
+    python -m lvc.train liveaction --codec liveaction-audio --steps 3000 --minutes 40
 
 Multi-rate from one run: the latent has ``latent_channels`` ordered channels and a
 quality level is (channels sent k, quantisation step delta). Training draws a level
@@ -81,14 +84,19 @@ def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int 
           crop: int = 256, lr: float = 5e-4, lam: float = 0.03, joint_fraction: float = 0.7,
           data=DEFAULT_DATA, threads: int | None = None, seed: int = 0, ckpt_minutes: float = 5,
           config: dict | None = None, rate_levels=RATE_LEVELS,
-          fine_tune_step: float | None = FINE_TUNE_STEP):
+          fine_tune_step: float | None = FINE_TUNE_STEP, codec_id: str = "liveaction-rgb",
+          sampler=None):
+    """Train (or resume) the run in ``out``. ``sampler`` (``.batch(step)`` -> float32
+    ``(N, C, *axes)`` in [-1, 1]) replaces the image crops of ``data`` for other
+    modalities; ``data`` is then only recorded."""
     import torch
 
     from .model import LiVeAction, LiVeActionConfig, liveaction_loss
 
     if threads:
         torch.set_num_threads(threads)
-    sampler = CropSampler(load_folder(data, crop), crop, batch_size, seed)  # fail before mkdir
+    if sampler is None:  # fail before mkdir
+        sampler = CropSampler(load_folder(data, crop), crop, batch_size, seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt, log = out / "checkpoint.safetensors", JsonlLog(out / "log.jsonl")
@@ -114,6 +122,7 @@ def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int 
 
     def save(step):
         save_checkpoint(ckpt, model, opt, step, {
+            "codec": codec_id,
             "wall_seconds": wall + time.time() - t0, "config": model.config.to_dict(),
             "rate_levels": final_levels, "training_levels": rate_levels,
             "steps_target": steps, "lam": lam,
@@ -133,7 +142,7 @@ def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int 
         with torch.set_grad_enabled(not frozen):
             z = model.encode(x)
         latent, companded = level_latent(model, z, k, delta, noisy=not frozen)
-        x_hat = model.decode(latent, size=x.shape[-2:], clamp=False)
+        x_hat = model.decode(latent, size=tuple(x.shape[2:]), clamp=False)
         loss = liveaction_loss(x, x_hat, companded, lam, floor=delta)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -159,7 +168,10 @@ def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m lvc.train liveaction", description=__doc__)
-    ap.add_argument("--out", default="runs/liveaction-image")
+    ap.add_argument("--codec", default="liveaction-rgb",
+                    help="liveaction-rgb (images) or a signal model: "
+                         "liveaction-audio, liveaction-audio4, liveaction-hsi, liveaction-volume")
+    ap.add_argument("--out", help="run folder (default runs/<codec>)")
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this long")
     ap.add_argument("--batch-size", type=int, default=8)
@@ -169,8 +181,26 @@ def main(argv=None):
     ap.add_argument("--threads", type=int)
     ap.add_argument("--data", nargs="+", default=list(DEFAULT_DATA))
     args = ap.parse_args(argv)
-    train(args.out, args.steps, args.minutes, args.batch_size, args.crop, args.lr, args.lam,
-          data=args.data, threads=args.threads)
+    out = args.out or ("runs/liveaction-image" if args.codec == "liveaction-rgb"
+                       else f"runs/{args.codec}")
+    if args.codec == "liveaction-rgb":
+        train(out, args.steps, args.minutes, args.batch_size, args.crop, args.lr, args.lam,
+              data=args.data, threads=args.threads)
+        return
+    from ...errors import BadInputError
+    from .signal_data import SignalCropSampler, training_signals
+    from .signals import SPECS
+
+    if args.codec not in SPECS:
+        raise BadInputError(f"unknown LiVeAction model {args.codec!r} "
+                            f"(known: liveaction-rgb, {', '.join(SPECS)})")
+    spec = SPECS[args.codec]
+    sampler = SignalCropSampler(training_signals(spec.codec_id), spec.crop, spec.batch_size,
+                                sign_flip=spec.modality == "audio")
+    train(out, args.steps, args.minutes, spec.batch_size, list(spec.crop), args.lr, args.lam,
+          data=[f"lvc.codecs.liveaction.signal_data training split of {spec.codec_id}"],
+          threads=args.threads, config=spec.config, rate_levels=spec.rate_levels,
+          codec_id=spec.codec_id, sampler=sampler)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import math
 import torch
 
 from .model import DecoderBlock, EncoderBlock, LiVeAction
-from .wpt import compand, wpt
 
 
 def zero_residual_branches(model: LiVeAction) -> None:
@@ -46,15 +45,16 @@ def zero_residual_branches(model: LiVeAction) -> None:
 
 @torch.no_grad()
 def pca_init(model: LiVeAction, batches, step: float = 1.0, seed: int = 0) -> torch.Tensor:
-    """Set the projections and Laplace scales from the PCA of ``batches`` (an iterable
-    of ``(N, C, H, W)`` tensors in [-1, 1]); returns the eigenvalues (descending)."""
+    """Set the projections and Laplace scales from the PCA of the encoder's fixed front
+    end (``Encoder.analysis``) on ``batches`` (an iterable of ``(N, C, *axes)`` tensors
+    in [-1, 1]); returns the eigenvalues (descending)."""
     cfg = model.config
     if cfg.projection != "dense":
         raise ValueError("a PCA warm start needs projection='dense'")
     k, width, hidden = cfg.latent_channels, cfg.width, cfg.hidden_width
     total, outer, count = torch.zeros(hidden, dtype=torch.float64), None, 0
     for x in batches:
-        y = compand(wpt(x, cfg.levels, cfg.ndim)).transpose(0, 1).reshape(hidden, -1).double()
+        y = model.encoder.analysis(x).transpose(0, 1).reshape(hidden, -1).double()
         total += y.sum(1)
         outer = y @ y.T if outer is None else outer + y @ y.T
         count += y.shape[1]

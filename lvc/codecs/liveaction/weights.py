@@ -58,6 +58,14 @@ _EXPORT_HINT = ("run python -m lvc.codecs.liveaction.export --checkpoint "
                 "assets/weights/liveaction-rgb.safetensors")
 
 
+def _export_hint(codec_id: str) -> str:
+    if codec_id == CODEC_ID:
+        return _EXPORT_HINT
+    return (f"run python -m lvc.train liveaction --codec {codec_id}, then python -m "
+            f"lvc.codecs.liveaction.export --checkpoint "
+            f"runs/{codec_id}/checkpoint.safetensors")
+
+
 def _locate(codec_id: str, directory=None) -> tuple[Path | None, dict | None, str | None]:
     """(path, entry, None) when the manifest lists a file that exists, else
     (None, None, reason)."""
@@ -68,17 +76,34 @@ def _locate(codec_id: str, directory=None) -> tuple[Path | None, dict | None, st
         return None, None, str(e)
     if entry is None:
         return None, None, f"weights not installed (no {codec_id} entry in " \
-                           f"{directory / MANIFEST}): {_EXPORT_HINT}"
+                           f"{directory / MANIFEST}): {_export_hint(codec_id)}"
     path = directory / entry["file"]
     if not path.is_file():
-        return None, None, f"weights not installed ({path} is missing): {_EXPORT_HINT}"
+        return None, None, f"weights not installed ({path} is missing): " \
+                           f"{_export_hint(codec_id)}"
     return path, entry, None
 
 
-def probe() -> str | None:
+def probe(codec_id: str = CODEC_ID) -> str | None:
     """Registry availability check: None when the manifest's weights file is present
     (its sha256 is checked when it is loaded)."""
-    return _locate(CODEC_ID)[2]
+    return _locate(codec_id)[2]
+
+
+def probe_audio() -> str | None:
+    return probe("liveaction-audio")
+
+
+def probe_audio4() -> str | None:
+    return probe("liveaction-audio4")
+
+
+def probe_hsi() -> str | None:
+    return probe("liveaction-hsi")
+
+
+def probe_volume() -> str | None:
+    return probe("liveaction-volume")
 
 
 # ---------------------------------------------------------------- loading
@@ -167,38 +192,72 @@ def _read_weights(path: Path, sha: str, entry: dict) -> Weights:
 
 
 # ---------------------------------------------------------------- export
-def _checkpoint_meta(path) -> dict:
+def checkpoint_meta(path) -> dict:
     from safetensors import safe_open
 
     with safe_open(str(path), framework="np") as f:
         return json.loads(f.metadata()["lvc"])
 
 
+def _image_latents(model, fit_images_dir, n_fit_images: int):
+    """Companded latents of the first ``n_fit_images`` images of the folder, and a
+    description of them for the manifest."""
+    from ...train.data import load_folder
+    from .codec import analyse
+
+    images = load_folder(fit_images_dir)[:n_fit_images]
+    return ([analyse(model, image) for image in images],
+            {"folder": str(fit_images_dir), "images": len(images)})
+
+
+def _signal_latents(model, codec_id: str, signals=None):
+    """Companded latents of ``signals`` (``(C, *axes)`` arrays in [-1, 1]; default: the
+    model's training split, ``signal_data``), tiled as the codec tiles, each as the 2-D
+    plane the context model codes."""
+    from .signal_codec import analyse_signal, tile_boxes
+    from .signal_data import training_signals
+    from .signals import SPECS
+
+    tile, out = SPECS[codec_id].tile, []
+    split = signals is None
+    signals = training_signals(codec_id) if split else list(signals)
+    for x in signals:
+        tiled = any(n > tile for n in x.shape[1:])
+        for box in tile_boxes(x.shape[1:], tile if tiled else None, model.config.factor):
+            latent = analyse_signal(model, np.ascontiguousarray(x[(slice(None),) + box]))
+            out.append(latent.reshape(latent.shape[0], -1, latent.shape[-1]))
+    source = (f"lvc.codecs.liveaction.signal_data training split of {codec_id}" if split
+              else "signals given to export_weights")
+    return out, {"split": source, "signals": len(signals), "tiles": len(out)}
+
+
 def export_weights(checkpoint_path, out_path, fit_images_dir=DEFAULT_FIT_DIR,
                    n_fit_images: int = DEFAULT_FIT_IMAGES, manifest_fields: dict | None = None,
-                   pseudocount: float = 0.05, rate_levels=None) -> dict:
+                   pseudocount: float = 0.05, rate_levels=None, fit_signals=None) -> dict:
     """Turn a training checkpoint into a shipped weights file; returns its manifest entry.
 
     The model tensors are rounded to float16; the encoder (with those rounded weights)
     codes the first ``n_fit_images`` images of ``fit_images_dir`` (sorted; BSDS500
-    training images by default, never Kodak) and ``LatentTables`` are fitted per
-    distinct step of the rate levels (``rate_levels``, default: the checkpoint's, else
-    ``train.RATE_LEVELS``). The file is written atomically next to the manifest
+    training images by default, never Kodak), or for the audio / cube / volume models
+    (the checkpoint's ``codec``) their training split (or ``fit_signals``), and
+    ``LatentTables`` are fitted
+    per distinct step of the rate levels (``rate_levels``, default: the checkpoint's,
+    else ``train.RATE_LEVELS``). The file is written atomically next to the manifest
     (``out_path``'s directory), which gets the entry, with ``manifest_fields`` merged in.
     """
     import torch
     from safetensors.numpy import save_file
 
     from ...train.checkpoint import load_checkpoint
-    from ...train.data import load_folder
-    from .codec import analyse, level_symbols
+    from .codec import level_symbols
     from .entropy import LatentTables
     from .model import LiVeAction, LiVeActionConfig
     from .train import RATE_LEVELS
 
     if "kodak" in str(fit_images_dir).lower():
         raise BadInputError("latent tables must be fitted on training images, not Kodak")
-    info = _checkpoint_meta(checkpoint_path)
+    info = checkpoint_meta(checkpoint_path)
+    codec_id = info.get("codec", CODEC_ID)
     config = LiVeActionConfig.from_dict(info["config"])
     model = LiVeAction(config)
     load_checkpoint(checkpoint_path, model)
@@ -216,33 +275,34 @@ def export_weights(checkpoint_path, out_path, fit_images_dir=DEFAULT_FIT_DIR,
                            for n, t in stored.items()})
     model.eval().requires_grad_(False)
 
-    images = load_folder(fit_images_dir)[:n_fit_images]
+    if codec_id == CODEC_ID:
+        fitted, fit_data = _image_latents(model, fit_images_dir, n_fit_images)
+    else:
+        fitted, fit_data = _signal_latents(model, codec_id, fit_signals)
     kmax = {d: max(k for k, dd in levels if dd == d) for _, d in levels}
     latents: dict = {d: [] for d in kmax}
-    for image in images:
-        companded = analyse(model, image)
+    for companded in fitted:
         for d, k in kmax.items():
             latents[d].append(level_symbols(companded, k, d))
     arrays = {f"{_MODEL}{n}": t.contiguous().numpy() for n, t in stored.items()}
     for d, k in kmax.items():
         for n, a in LatentTables.fit(latents[d], k, pseudocount).to_arrays().items():
             arrays[tables_prefix(d) + n] = np.ascontiguousarray(a)
-    meta = {"format": FILE_FORMAT, "codec": CODEC_ID, "config": config.to_dict(),
+    meta = {"format": FILE_FORMAT, "codec": codec_id, "config": config.to_dict(),
             "rate_levels": levels, "storage": STORAGE_DTYPE}
 
     out_path = Path(out_path)
     with atomic_output(out_path, overwrite=True) as tmp:
         save_file(arrays, str(tmp), metadata={"lvc": json.dumps(meta)})
     entry = {
-        "codec": CODEC_ID, "file": out_path.name, "sha256": file_sha256(out_path),
+        "codec": codec_id, "file": out_path.name, "sha256": file_sha256(out_path),
         "bytes": out_path.stat().st_size, "storage": STORAGE_DTYPE,
         "config": config.to_dict(), "rate_levels": levels,
         "parameters": sum(t.numel() for t in stored.values()),
         "training_data": info.get("data"), "steps": info.get("step"),
         "wall_time_s": round(float(info.get("wall_seconds", 0.0)), 1),
         "hardware": info.get("hardware"),
-        "table_fit_data": {"folder": str(fit_images_dir), "images": len(images),
-                           "pseudocount": pseudocount},
+        "table_fit_data": {**fit_data, "pseudocount": pseudocount},
         "kodak": None,
         **(manifest_fields or {}),
     }

@@ -1,0 +1,111 @@
+"""NIfTI volumes (``.nii``, ``.nii.gz``) <-> ``Media`` through nibabel.
+
+Reading keeps the stored sample type when the file has no intensity scaling
+(``scl_slope`` 0 or 1 and ``scl_inter`` 0); with scaling, nibabel's scaled values are
+read (float). The voxel-to-world ``affine`` (4x4) and the voxel ``spacing`` go into
+``metadata``, from where they travel in the ``.lvc`` header and are written back, so a
+decoded volume lands where the original was. Only 3-D volumes are read (a 4-D series
+or a 2-D slice is refused with its shape). Files are recognised by their contents
+(the NIfTI-1 header size and magic), gzip-compressed or not.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MissingFileError, UnsupportedMediaError
+from .files import atomic_output
+from .media import Media, as_array_media
+
+_HEADER_BYTES = 348
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
+def _raw(path: Path) -> bytes:
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as e:
+            raise UnsupportedMediaError(f"{path}: damaged gzip data ({e})") from None
+    return data
+
+
+def _is_nifti_header(head: bytes) -> bool:
+    if len(head) < _HEADER_BYTES:
+        return False
+    size = int.from_bytes(head[:4], "little")
+    return size in (_HEADER_BYTES, int.from_bytes(
+        _HEADER_BYTES.to_bytes(4, "little"), "big")) and head[344:347] in (b"n+1", b"ni1")
+
+
+def is_nifti(path) -> bool:
+    """True when the file (gzip-compressed or not) starts with a NIfTI-1 header."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        head = f.read(_HEADER_BYTES)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as f:
+                head = f.read(_HEADER_BYTES)
+        except (OSError, EOFError):
+            return False
+    return _is_nifti_header(head)
+
+
+def read_nifti(path) -> Media:
+    """Read a 3-D NIfTI volume (see the module docstring)."""
+    import nibabel as nib
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"{path}: no such file")
+    try:
+        image = nib.Nifti1Image.from_bytes(_raw(path))
+        slope, inter = image.header.get_slope_inter()
+        scaled = (slope not in (None, 1.0)) or (inter not in (None, 0.0))
+        data = np.asanyarray(image.dataobj) if scaled else image.dataobj.get_unscaled()
+        data = np.asarray(data)
+        affine = image.affine
+        spacing = [float(z) for z in image.header.get_zooms()[:3]]
+    except UnsupportedMediaError:
+        raise
+    except Exception as e:  # nibabel: HeaderDataError, ImageFileError, ValueError, EOF ...
+        raise UnsupportedMediaError(f"{path}: not a readable NIfTI volume "
+                                    f"({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+                                    ) from None
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim != 3:
+        raise UnsupportedMediaError(f"{path}: only 3-D volumes are supported, this one is "
+                                    f"{'x'.join(map(str, data.shape))}")
+    meta = {"affine": np.asarray(affine, np.float64).tolist(), "spacing": spacing,
+            "format": "nifti"}
+    return as_array_media(data, "volume", str(path), meta)
+
+
+def write_nifti(path, media: Media, overwrite: bool = False) -> Path:
+    """Write a volume as NIfTI-1 (gzip-compressed for ``.gz``), with the ``affine`` and
+    ``spacing`` of its metadata (identity and 1.0 when absent). Atomic."""
+    import nibabel as nib
+
+    path = Path(path)
+    if media.modality != "volume" or media.data.ndim != 3:
+        raise UnsupportedMediaError(f"{path}: NIfTI files hold 3-D volumes, not "
+                                    f"{media.modality} {media.shape}")
+    affine = np.asarray(media.metadata.get("affine", np.eye(4)), np.float64)
+    if affine.shape != (4, 4) or not np.isfinite(affine).all():
+        raise UnsupportedMediaError(f"{path}: the volume's affine is not a finite 4x4 matrix")
+    image = nib.Nifti1Image(media.data, affine)
+    spacing = media.metadata.get("spacing")
+    if spacing is not None:
+        image.header.set_zooms(tuple(float(z) for z in spacing)[:3])
+    data = image.to_bytes()
+    if path.name.lower().endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    with atomic_output(path, overwrite) as tmp:
+        tmp.write_bytes(data)
+    return path
