@@ -46,9 +46,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 import numpy as np
+
+from lvc.eval.mpq_metrics import normalize_text, word_error_rate
 
 from audio_common import (parse_args, curves, fmt, kbps_at, ksps, lag_text, music_clips,
                          snr_at, speech_clips, sweep, table)
@@ -66,26 +67,10 @@ OPUS_ALL = {"opus (all)": ("opus", "opus-kbps")}  # one Opus curve from both swe
 
 
 # ---------------------------------------------------------------- word error rate
-def words(text: str) -> list:
-    return [w.strip("'") for w in re.findall(r"[a-z0-9']+", text.lower()) if w.strip("'")]
-
-
-def word_errors(ref: list, hyp: list) -> int:
-    """Word-level Levenshtein distance (substitutions + deletions + insertions)."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i]
-        for j, h in enumerate(hyp, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
-        prev = cur
-    return prev[-1]
-
-
 def wer(refs: list, hyps: list) -> float | None:
-    """Aggregate WER in %: total word errors / total reference words."""
-    n = sum(len(words(r)) for r in refs)
-    errors = sum(word_errors(words(r), words(h)) for r, h in zip(refs, hyps))
-    return 100 * errors / n if n else None
+    """Aggregate WER in %: total word errors / total reference words
+    (``lvc.eval.mpq_metrics``, after its text normalisation)."""
+    return 100 * word_error_rate(list(refs), list(hyps)) if refs else None
 
 
 class Recognizer:
@@ -183,7 +168,7 @@ def main(argv=None) -> None:
     base = [asr(c.x) if c.text else None for c in speech]
     base_wer = wer([c.text for c in texted], [b for b in base if b is not None])
     print(f"uncompressed speech: WER {fmt(base_wer)}% on {len(texted)} clips with transcripts "
-          f"({sum(len(words(c.text)) for c in texted)} words)")
+          f"({sum(len(normalize_text(c.text).split()) for c in texted)} words)")
 
     sets = {"speech": run_set("speech", speech, codecs, args, asr, base),
             "music": run_set("music", music, codecs, args)}

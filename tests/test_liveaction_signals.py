@@ -180,7 +180,7 @@ def test_long_signals_are_tiled(installed, monkeypatch):
 
 
 # ---------------------------------------------------------------- absurd inputs
-@pytest.mark.parametrize("case", ["empty-wav", "one-voxel", "nan-cube", "4d-nifti",
+@pytest.mark.parametrize("case", ["empty-wav", "nan-wav", "one-voxel", "nan-cube", "4d-nifti",
                                   "3ch-audio4", "2d-volume"])
 def test_absurd_inputs_give_one_line_errors(installed, tmp_path, case):
     args = []
@@ -188,6 +188,11 @@ def test_absurd_inputs_give_one_line_errors(installed, tmp_path, case):
         src = tmp_path / "empty.wav"
         sf.write(src, np.zeros((0, 1), np.int16), 16000, subtype="PCM_16")
         args = ["-c", "liveaction-audio"]
+    elif case == "nan-wav":
+        src = tmp_path / "nan.wav"
+        x = np.zeros((800, 1), np.float32)
+        x[100] = np.nan
+        sf.write(src, x, 16000, subtype="FLOAT")
     elif case == "one-voxel":
         src = tmp_path / "dot.nii"
         nib.save(nib.Nifti1Image(np.ones((1, 1, 1), np.float32), np.eye(4)), src)
@@ -219,6 +224,12 @@ def test_corrupt_range_is_refused(installed):
     bad = dataclasses.replace(header, metadata={"range": [1.0, "x"]})
     with pytest.raises(CorruptStreamError, match="range"):
         lvc.decode(pack(bad, streams))
+
+
+def test_empty_signal_in_a_header_is_refused(installed):
+    header, streams = unpack(lvc.encode(as_audio(sample_audio(0.05, 16000), 16000)))
+    with pytest.raises(CorruptStreamError, match="empty"):
+        lvc.decode(pack(dataclasses.replace(header, shape=(0,)), streams))
 
 
 def test_gzip_that_is_not_nifti_is_refused(tmp_path):

@@ -135,6 +135,9 @@ class LiVeActionSignalCodec(LiVeActionBase):
         if tile is not None and (type(tile) is not int or tile < factor or tile % factor):
             raise CorruptStreamError(f"corrupt header: {self.id} tile size {tile!r}")
         shapes = self.piece_shapes(header)
+        if any(min(shape) < 1 for shape in shapes):
+            raise CorruptStreamError(f"corrupt header: {self.id} cannot hold an empty signal "
+                                     f"{tuple(header.shape)}")
         grids = [tile_boxes(shape, tile, factor) for shape in shapes]
         if len(streams) != sum(map(len, grids)):
             raise CorruptStreamError(f"{self.id}: expected {sum(map(len, grids))} stream(s), "

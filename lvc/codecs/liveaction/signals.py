@@ -8,7 +8,7 @@ samples on ``(1, C, *axes)`` in [-1, 1] and back:
 codec              modality     model input (``C`` x axes), config
 ================== ============ ========================================================
 liveaction-audio   audio        each channel alone: 1 x frames; 1-D, F = 64, 64 latents
-liveaction-audio4  audio        the 4 channels jointly: 4 x frames; 1-D, F = 64, 128
+liveaction-audio4  audio        the 4 channels jointly: 4 x frames; 1-D, F = 64, 256
 liveaction-hsi     hyperspectral a cube (H, W, bands) as 1 x bands x H x W; 3-D, F = 8, 16
 liveaction-volume  volume       a volume (X, Y, Z) as 1 x X x Y x Z; 3-D, F = 8, 16
 ================== ============ ========================================================
@@ -76,8 +76,8 @@ SPECS = {s.codec_id: s for s in (
                _levels(8, 16, 24, 32, 48, 64), (16384,), 16, 1 << 18,
                "LiVeAction 1-D (F=64) for mono audio; channels coded one by one"),
     SignalSpec("liveaction-audio4", "audio",
-               {**_1D, "in_channels": 4, "latent_channels": 128},
-               _levels(16, 32, 48, 64, 96, 128), (16384,), 16, 1 << 18,
+               {**_1D, "in_channels": 4, "latent_channels": 256, "decoder_width": 256},
+               _levels(16, 32, 64, 128, 192, 256), (16384,), 16, 1 << 18,
                "LiVeAction 1-D (F=64), 4-channel audio coded jointly"),
     SignalSpec("liveaction-hsi", "hyperspectral", _3D, _levels(2, 4, 8, 12, 16),
                (64, 32, 32), 8, 256,
