@@ -29,7 +29,7 @@ sample: the reference speech config (F = 512, 8 channels) sends 1/64 of a latent
 sample, about 1-2 kbps; the issue's comparisons are at 6-32 kbps. A first model with
 32 of 64 channels (and the image model's companding) could not pass about 14.5 dB SNR
 on held-out speech at any step: a linear PCA keeping 32 of the 64 wavelet bands
-already stops at about 15 dB there (``/tmp`` check, not kept), so the audio models keep
+already stops at about 15 dB there (measured during development), so the audio models keep
 all 64 (nested levels send fewer), drop the companding and put a gain of 32 on the
 signal instead (``LiVeActionConfig.input_gain``), so a latent unit is a useful step.
 """
