@@ -24,7 +24,8 @@ from lvc.codecs import registry
 from lvc.codecs.liveaction import signals as la_signals
 from lvc.codecs.liveaction import weights as la_weights
 from lvc.codecs.liveaction.model import LiVeAction, LiVeActionConfig
-from lvc.codecs.liveaction.signal_codec import fold, plane_shape, tile_boxes
+from lvc.codecs.liveaction.codec import tile_boxes
+from lvc.codecs.liveaction.signal_codec import fold, plane_shape
 from lvc.errors import CorruptStreamError, UnsupportedMediaError
 from lvc.formats.container import pack, unpack
 from lvc.formats.io import media_stem, read_media

@@ -33,6 +33,8 @@ is slower than oneDNN's; the encoder has no convolutions and is unaffected.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 
@@ -89,11 +91,18 @@ def tile_edges(size: int, tile: int, factor: int) -> list:
     return list(range(0, size, step)) + [size]
 
 
+def tile_boxes(shape: tuple, tile: int | None, factor: int) -> list:
+    """Index tuples (slices) of the tiles covering ``shape`` along any number of axes,
+    row-major (``tile=None``: one tile)."""
+    edges = [tile_edges(n, tile or n, factor) for n in shape]
+    return [tuple(slice(a, b) for a, b in box)
+            for box in itertools.product(*[list(zip(e, e[1:])) for e in edges])]
+
+
 def tile_grid(height: int, width: int, tile: int | None, factor: int) -> list:
-    """``(y0, y1, x0, x1)`` of every tile, row-major (``tile=None``: one tile)."""
-    ys = tile_edges(height, tile or height, factor)
-    xs = tile_edges(width, tile or width, factor)
-    return [(y0, y1, x0, x1) for y0, y1 in zip(ys, ys[1:]) for x0, x1 in zip(xs, xs[1:])]
+    """``(y0, y1, x0, x1)`` of every tile of an image, row-major (``tile=None``: one)."""
+    return [(ys.start, ys.stop, xs.start, xs.stop)
+            for ys, xs in tile_boxes((height, width), tile, factor)]
 
 
 # ---------------------------------------------------------------- the codec
@@ -113,6 +122,13 @@ class LiVeActionBase(Codec):
             raise error(f"{self.id}: quality {quality} is not one of the installed weights' "
                         f"levels 1..{len(w.rate_levels)}")
         return w.rate_levels[quality - 1]
+
+    def header_tile(self, header: Header, factor: int) -> int | None:
+        """The tile size a header declares (None: untiled), checked."""
+        tile = header.metadata.get("tile")
+        if tile is not None and (type(tile) is not int or tile < factor or tile % factor):
+            raise CorruptStreamError(f"corrupt header: {self.id} tile size {tile!r}")
+        return tile
 
 
 class LiVeActionCodec(LiVeActionBase):
@@ -156,9 +172,7 @@ class LiVeActionCodec(LiVeActionBase):
         w = self.weights()
         k, delta = self._level(w, header.quality, CorruptStreamError)
         factor = w.model.config.factor
-        tile = header.metadata.get("tile")
-        if tile is not None and (type(tile) is not int or tile < factor or tile % factor):
-            raise CorruptStreamError(f"corrupt header: {self.id} tile size {tile!r}")
+        tile = self.header_tile(header, factor)
         height, width = shape[:2]
         channels = shape[2] if len(shape) == 3 else 1
         grid = tile_grid(height, width, tile, factor)

@@ -424,7 +424,6 @@ class Decoder(nn.Module):
         self.blocks = nn.Sequential(*[DecoderBlock(config) for _ in range(config.decoder_blocks)])
         self.proj_out = (nn.Identity() if config.width == config.hidden_width
                          else _projection(config, config.width, config.hidden_width))
-
         self.compand, self.gain = config.compand, config.input_gain
 
     def forward(self, q: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,6 @@ Determinism as the image codec (``stable_cpu``, integer entropy decoding).
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -31,20 +30,13 @@ from ...formats.container import Header
 from ...formats.media import Media
 from ..base import Encoded
 from ..torch_utils import stable_cpu
-from .codec import LiVeActionBase, level_symbols, tile_edges
+from .codec import LiVeActionBase, level_symbols, tile_boxes
 from .entropy import decode_latents, encode_latents
 from .signals import (SPECS, audio_gain, cube_axes, cube_from_axes, from_unit, to_unit,
                       value_range)
 
 MIN_SIDE = 2
 """Cubes and volumes need at least 2 samples along every axis (1 is a 2-D image)."""
-
-
-def tile_boxes(shape: tuple, tile: int | None, factor: int) -> list:
-    """Index tuples of the tiles covering ``shape`` (row-major; one when ``tile=None``)."""
-    edges = [tile_edges(n, tile or n, factor) for n in shape]
-    return [tuple(slice(a, b) for a, b in box)
-            for box in itertools.product(*[list(zip(e, e[1:])) for e in edges])]
 
 
 def plane_shape(shape: tuple) -> tuple:
@@ -61,6 +53,16 @@ def analyse_signal(model, x: np.ndarray) -> torch.Tensor:
     """Companded latent ``(latent, *ceil(axes / F))`` of one ``(C, *axes)`` float32 tile."""
     with stable_cpu():
         return model.quantizer.compand(model.encode(torch.from_numpy(x)[None]))[0]
+
+
+def tile_latents(model, x: np.ndarray, tile: int) -> tuple:
+    """(tile size or None, companded latents of every tile of ``x`` ``(C, *axes)``):
+    the signal is tiled only when an axis is longer than ``tile``. Shared by the
+    encoder and the table fitting of ``weights.export_weights``."""
+    tiled = any(n > tile for n in x.shape[1:])
+    boxes = tile_boxes(x.shape[1:], tile if tiled else None, model.config.factor)
+    return (tile if tiled else None,
+            [analyse_signal(model, np.ascontiguousarray(x[(slice(None),) + b])) for b in boxes])
 
 
 def synthesise_signal(model, symbols: np.ndarray, delta: float, size: tuple) -> np.ndarray:
@@ -117,23 +119,18 @@ class LiVeActionSignalCodec(LiVeActionBase):
         pieces, meta = self.to_pieces(media)
         w = self.weights()
         k, delta = self._level(w, quality, BadInputError)
-        factor, tile = w.model.config.factor, self.spec.tile
-        tiled = any(n > tile for x in pieces for n in x.shape[1:])
-        streams = []
-        for x in pieces:
-            for box in tile_boxes(x.shape[1:], tile if tiled else None, factor):
-                symbols = level_symbols(analyse_signal(w.model, x[(slice(None),) + box]), k,
-                                        delta)
-                streams.append(encode_latents(fold(symbols), w.tables[delta]))
-        return Encoded(streams, {**meta, "tile": tile} if tiled else meta)
+        streams, tile = [], None
+        for x in pieces:  # every piece has the same axes, so the same tiles
+            tile, latents = tile_latents(w.model, x, self.spec.tile)
+            streams += [encode_latents(fold(level_symbols(v, k, delta)), w.tables[delta])
+                        for v in latents]
+        return Encoded(streams, {**meta, "tile": tile} if tile else meta)
 
     def decode(self, header: Header, streams: list) -> Media:
         w = self.weights()
         k, delta = self._level(w, header.quality, CorruptStreamError)
         factor = w.model.config.factor
-        tile = header.metadata.get("tile")
-        if tile is not None and (type(tile) is not int or tile < factor or tile % factor):
-            raise CorruptStreamError(f"corrupt header: {self.id} tile size {tile!r}")
+        tile = self.header_tile(header, factor)
         shapes = self.piece_shapes(header)
         if any(min(shape) < 1 for shape in shapes):
             raise CorruptStreamError(f"corrupt header: {self.id} cannot hold an empty signal "

@@ -214,17 +214,15 @@ def _signal_latents(model, codec_id: str, signals=None):
     """Companded latents of ``signals`` (``(C, *axes)`` arrays in [-1, 1]; default: the
     model's training split, ``signal_data``), tiled as the codec tiles, each as the 2-D
     plane the context model codes."""
-    from .signal_codec import analyse_signal, tile_boxes
+    from .signal_codec import tile_latents
     from .signal_data import training_signals
     from .signals import SPECS
 
-    tile, out = SPECS[codec_id].tile, []
+    out = []
     split = signals is None
     signals = training_signals(codec_id) if split else list(signals)
     for x in signals:
-        tiled = any(n > tile for n in x.shape[1:])
-        for box in tile_boxes(x.shape[1:], tile if tiled else None, model.config.factor):
-            latent = analyse_signal(model, np.ascontiguousarray(x[(slice(None),) + box]))
+        for latent in tile_latents(model, x, SPECS[codec_id].tile)[1]:
             out.append(latent.reshape(latent.shape[0], -1, latent.shape[-1]))
     source = (f"lvc.codecs.liveaction.signal_data training split of {codec_id}" if split
               else "signals given to export_weights")
@@ -240,9 +238,8 @@ def export_weights(checkpoint_path, out_path, fit_images_dir=DEFAULT_FIT_DIR,
     codes the first ``n_fit_images`` images of ``fit_images_dir`` (sorted; BSDS500
     training images by default, never Kodak), or for the audio / cube / volume models
     (the checkpoint's ``codec``) their training split (or ``fit_signals``), and
-    ``LatentTables`` are fitted
-    per distinct step of the rate levels (``rate_levels``, default: the checkpoint's,
-    else ``train.RATE_LEVELS``). The file is written atomically next to the manifest
+    ``LatentTables`` are fitted per distinct step of the rate levels (``rate_levels``,
+    default: the checkpoint's, else ``train.RATE_LEVELS``). The file is written atomically next to the manifest
     (``out_path``'s directory), which gets the entry, with ``manifest_fields`` merged in.
     """
     import torch
