@@ -56,7 +56,7 @@ def to_media(x, sample_rate=None, codec: Codec | None = None) -> Media:
 
 
 def encode(x, codec: str | None = None, quality: int | None = None, *,
-           sample_rate: int | None = None, refine: int = 0) -> bytes:
+           sample_rate: int | None = None, refine: int = 0, options: dict | None = None) -> bytes:
     """Encode an array, PIL image, Media or media file path into ``.lvc`` bytes.
 
     ``codec`` defaults per modality (``registry.default_codec``); ``quality`` to the codec's
@@ -64,6 +64,8 @@ def encode(x, codec: str | None = None, quality: int | None = None, *,
     the codec is an audio codec.
     ``refine``: encode-time latent refinement iterations (MLICv2+ SGA) for codecs that
     have it (``Codec.refinable``); decoding is unchanged.
+    ``options``: codec-specific encoder settings by name (``Codec.options``), such as
+    dualdiff's ``realism`` (its distortion-perception knob).
     """
     c = get_codec(codec) if codec else None
     media = to_media(x, sample_rate, c)
@@ -75,14 +77,19 @@ def encode(x, codec: str | None = None, quality: int | None = None, *,
         c = get_codec(default)
     c.check_media(media)
     q = c.check_quality(quality)
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(c.options))
+    if unknown:
+        known = ", ".join(c.options) or "none"
+        raise BadInputError(f"{c.id} has no option {unknown[0]!r} (its options: {known})")
     if refine:
         if type(refine) is not int or refine < 0:
             raise BadInputError(f"refine must be a number of iterations >= 0, got {refine!r}")
         if not c.refinable:
             raise BadInputError(f"{c.id} has no encode-time refinement (--refine)")
-        enc = c.encode(media, q, refine=refine)
+        enc = c.encode(media, q, refine=refine, **options)
     else:
-        enc = c.encode(media, q)
+        enc = c.encode(media, q, **options)
     header = Header(codec=c.id, modality=media.modality, shape=media.shape,
                     dtype=str(media.data.dtype), quality=q,
                     fingerprint=c.fingerprint_for(media.shape), sample_rate=media.sample_rate,

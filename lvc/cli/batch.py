@@ -94,13 +94,13 @@ def _require_file(path: Path) -> None:
         raise MissingFileError(f"{path}: no such file")
 
 
-def encode_file(job: Job, codec=None, quality=None, force=False, refine=0) -> dict:
+def encode_file(job: Job, codec=None, quality=None, force=False, refine=0, options=None) -> dict:
     """Encode one media file to ``job.dst``; fail early when the output exists."""
     _require_file(job.src)
     check_writable(job.dst, force)
     media = api.to_media(job.src, codec=get_codec(codec) if codec else None)
     start = time.perf_counter()
-    data = api.encode(media, codec, quality, refine=refine)
+    data = api.encode(media, codec, quality, refine=refine, options=options)
     seconds = time.perf_counter() - start
     write_bytes_atomic(job.dst, data, force)
     row = report.result_row(job.src, job.dst, read_header(data), len(data))

@@ -1,4 +1,5 @@
-"""``codec eval``: rate-distortion sweeps (``rd``) over image folders."""
+"""``codec eval``: rate-distortion sweeps (``rd``) over image folders, machine-perception
+sweeps (``mpq``) over image or audio folders, and the OCR test pages (``docs``)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,20 @@ from ..codecs.registry import all_codecs, codec_info
 from ..errors import BadInputError
 
 
-def parse_codec_specs(specs) -> dict:
+def parse_codec_specs(specs, modality: str = "image", sweep=None, command: str = "rd") -> dict:
     """``["jpeg", "webp:50,75"]`` -> {id: qualities}; default: every available lossy
-    image codec with its default sweep."""
+    codec of ``modality`` with its default sweep (``sweep(qualities)`` picks from it)."""
+    sweep = sweep or (lambda qs: qs)
     if not specs:
-        return {cid: info.sweep_qualities() for cid, info in sorted(all_codecs().items())
-                if info.modality == "image" and not info.lossless and info.available}
+        return {cid: sweep(info.sweep_qualities()) for cid, info in sorted(all_codecs().items())
+                if info.modality == modality and not info.lossless and info.available}
     out = {}
     for spec in specs:
         cid, _, qs = spec.partition(":")
         info = codec_info(cid)
-        if info.modality != "image":
-            raise BadInputError(f"codec eval rd evaluates images; {cid} is an {info.modality} codec")
+        if info.modality != modality:
+            raise BadInputError(f"codec eval {command} evaluates {modality}; {cid} is an "
+                                f"{info.modality} codec")
         if qs:
             try:
                 out[cid] = tuple(int(q) for q in qs.split(","))
@@ -32,13 +35,13 @@ def parse_codec_specs(specs) -> dict:
             if bad:
                 raise BadInputError(f"quality {bad[0]} is out of range for {cid} ({lo}..{hi})")
         else:
-            out[cid] = info.sweep_qualities()
+            out[cid] = sweep(info.sweep_qualities())
     return out
 
 
 @click.group("eval")
 def eval_group():
-    """Evaluate codecs: rate-distortion curves and BD-rates."""
+    """Evaluate codecs: rate-distortion curves and BD-rates, machine-perception quality."""
 
 
 @eval_group.command("rd", epilog="""\b
@@ -108,3 +111,113 @@ def rd(dataset, codecs, metric, ref, anchors, out_dir, workers, scheduler, limit
                f"of the means; results in {out_dir}")
     for image, reasons in result.excluded.items():
         click.echo(f"  skipped {image}: {reasons[0]}", err=True)
+
+
+@eval_group.command("mpq", epilog="""\b
+Examples:
+  codec eval mpq --list
+  codec eval mpq --task face-detection --dataset kodak/ --out results/mpq-face
+  codec eval mpq --task ocr --dataset docs/ -c jpeg:5,15,40 -c liveaction-rgb:1,3,5 --out r/
+  codec eval mpq --task asr --dataset speech/ --out results/mpq-asr
+  codec eval mpq --task mypkg.tasks:Classifier --dataset digits/ --out results/mpq-cls
+""")
+@click.option("--task", metavar="NAME", help="A task (see --list) or module:Class of a plugin.")
+@click.option("--dataset", metavar="DIR", help="Folder of images or audio files.")
+@click.option("-c", "--codec", "codecs", multiple=True, metavar="ID[:Q1,Q2,...]",
+              help="Codec and qualities (repeatable). Default: every available lossy codec "
+                   "of the task's modality at up to 4 qualities of its default sweep.")
+@click.option("--out", "out_dir", metavar="DIR", help="Where results go.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="K", help="Only the first K samples.")
+@click.option("--list", "list_tasks", is_flag=True, help="List the tasks and whether they can run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+def mpq(task, dataset, codecs, out_dir, limit, list_tasks, as_json):
+    """Machine-perception quality: a perception model's output on decoded data against
+    its output on the original (and against labels when the dataset has them).
+
+    Writes to DIR: results.csv (per sample; re-running skips what is measured),
+    curves.json (per codec: rate, task metrics, times), summary.json (with the
+    metric of every codec interpolated at equal rates, and the best one),
+    mpq-<metric>.png. Rates count the whole .lvc file (bpp for images, kbps for audio).
+    """
+    from ..eval.mpq.tasks import load_task, ready_task, task_paths, task_status
+
+    if list_tasks:
+        status = task_status()
+        rows = []
+        for name in task_paths():
+            reason = status[name]
+            t = None if reason and "cannot load" in reason else load_task(name)
+            rows.append({"task": name, "modality": t.modality if t else "?",
+                         "metric": t.metric if t else "?",
+                         "available": reason is None, "reason": reason})
+        if as_json:
+            click.echo(json.dumps(rows, indent=1))
+        for r in [] if as_json else rows:
+            state = "yes" if r["available"] else f"no: {r['reason']}"
+            click.echo(f"{r['task']:22s} {r['modality']:6s} {r['metric']:5s} {state}")
+        return
+    missing = [n for n, v in (("--task", task), ("--dataset", dataset), ("--out", out_dir)) if not v]
+    if missing:
+        raise BadInputError(f"codec eval mpq needs {', '.join(missing)} (or --list)")
+    from ..eval.mpq.runner import default_qualities, evaluate
+
+    t = ready_task(task)
+    specs = parse_codec_specs(codecs, t.modality, default_qualities, "mpq")
+    summary = evaluate(t, dataset, specs, out_dir, limit)
+    if as_json:
+        click.echo(json.dumps(summary, indent=1))
+        return
+    click.echo(format_mpq(summary))
+
+
+def format_mpq(summary: dict) -> str:
+    """The curves and the equal-rate comparison as text tables."""
+    metric, unit = summary["metric"], summary["rate_unit"]
+    labelled = summary["labelled_samples"] > 0
+    head = f"{'codec':26s} {'q':>4s} {unit:>8s} {metric:>8s}"
+    head += f" {metric + '/label':>10s}" if labelled else ""
+    lines = [f"{summary['task']}: {summary['samples']} samples, {metric} against the "
+             f"original's output" + (f" and against labels ({summary['labelled_samples']} "
+                                     "labelled)" if labelled else ""), head]
+    if labelled and summary["original_vs_label"]:
+        lines.append(f"{'original':26s} {'':>4s} {'':>8s} {'':>8s} "
+                     f"{summary['original_vs_label'][metric]:10.4f}")
+    for name, res in summary["curves"].items():
+        for i, q in enumerate(res["quality"]):
+            line = f"{name:26s} {q:4d} {res[unit][i]:8.3f} {res[metric][i]:8.4f}"
+            if labelled and f"{metric}-label" in res:
+                line += f" {res[metric + '-label'][i]:10.4f}"
+            lines.append(line)
+    for key, what in (("equal_rate", "vs original"), ("equal_rate_label", "vs label")):
+        table = summary.get(key) or []
+        if not table:
+            continue
+        lines.append(f"\n{metric} at equal {unit} ({what}; interpolated in log-rate):")
+        for row in table:
+            cells = ", ".join(f"{n} {v:.3f}" for n, v in row["values"].items())
+            best = " = ".join(row["best"])
+            lines.append(f"  {row['rate']:.3f} {unit}: best {best}; {cells}")
+    for job in summary["failed_jobs"][:5]:
+        lines.append(f"failed: {job['codec']} q{job['quality']} {job['sample']}: {job['error']}")
+    if len(summary["failed_jobs"]) > 5:
+        lines.append(f"... and {len(summary['failed_jobs']) - 5} more failed jobs")
+    return "\n".join(lines)
+
+
+@eval_group.command("docs")
+@click.argument("out_dir", metavar="DIR")
+@click.option("-n", "--count", type=click.IntRange(1, 1000), default=8, show_default=True)
+@click.option("--size", default="640x480", show_default=True, metavar="WxH")
+@click.option("-f", "--force", is_flag=True, help="Replace existing pages.")
+def docs(out_dir, count, size, force):
+    """Render document pages (PNG + the exact text as .txt) for the ocr task."""
+    from ..eval.mpq.ocr import render_documents
+
+    try:
+        w, h = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise BadInputError(f"--size must be WIDTHxHEIGHT, not {size!r}") from None
+    if not (64 <= w <= 8192 and 64 <= h <= 8192):
+        raise BadInputError(f"--size {size}: each side must be 64..8192")
+    pages = render_documents(out_dir, count, (w, h), overwrite=force)
+    click.echo(f"wrote {len(pages)} pages (+ .txt) to {out_dir}")

@@ -140,8 +140,13 @@ Examples:
 @click.option("--refine", type=click.IntRange(min=0), default=0, metavar="N",
               help="Refine each image's latent for N iterations before coding (MLICv2+ "
                    "SGA; slower encoding, same decoder). Only for codecs that support it.")
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="A codec option (repeatable), e.g. --set realism=0.5 for dualdiff's "
+                   "distortion-perception trade-off (0: the explicit reconstruction, 1: "
+                   "the generated image).")
 @_batch_options
-def encode(inputs, output, force, as_json, workers, scheduler, codec, quality, refine):
+def encode(inputs, output, force, as_json, workers, scheduler, codec, quality, refine,
+           settings):
     """Encode image, audio, volume or hyperspectral files into .lvc files.
 
     IN may be files, directories (their media files, not recursive, hidden
@@ -155,10 +160,17 @@ def encode(inputs, output, force, as_json, workers, scheduler, codec, quality, r
     .lvc file (same-size grayscale images with distinct file names; any bad
     input fails the whole archive). `codec decode` restores each file by name.
     """
+    options = parse_settings(settings)
     if codec:  # one clear error up front instead of one per file
         get_codec(codec).check_quality(quality)
         if refine and not get_codec(codec).refinable:
             raise BadInputError(f"{codec} has no encode-time refinement (--refine)")
+        unknown = sorted(set(options) - set(get_codec(codec).options))
+        if unknown:
+            raise BadInputError(f"{codec} has no option {unknown[0]!r} "
+                                f"(its options: {', '.join(get_codec(codec).options) or 'none'})")
+    elif options:
+        raise BadInputError("--set needs a codec (-c ID)")
     items, is_batch = batch.expand(inputs, MEDIA_SUFFIXES, "media")
     if is_batch and codec and str(output or "").lower().endswith(".lvc") \
             and codec_info(codec).archives:
@@ -167,8 +179,22 @@ def encode(inputs, output, force, as_json, workers, scheduler, codec, quality, r
         return
     jobs = batch.plan(items, is_batch, output, ".lvc")
     _report(jobs, batch.encode_file, {"codec": codec, "quality": quality, "force": force,
-                                      "refine": refine},
+                                      "refine": refine, "options": options},
             workers, as_json, "encoding", scheduler)
+
+
+def parse_settings(settings) -> dict:
+    """``["realism=0.5"]`` -> {"realism": 0.5} (numbers become floats)."""
+    out = {}
+    for item in settings:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise BadInputError(f"--set takes NAME=VALUE, not {item!r}")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            out[name] = value
+    return out
 
 
 @cli.command(epilog="""\b

@@ -34,6 +34,7 @@ class Codec:
     description: str = ""
     refinable: bool = False  # encode(media, quality, refine=N) refines the latent (SGA)
     archives: bool = False  # an image codec that also codes modality "images" as one file
+    options: tuple = ()  # names of extra encode() keyword settings (lvc.encode options=)
 
     def fingerprint(self) -> bytes | None:
         """4-byte fingerprint of the weights this codec decodes with (None: no weights)."""

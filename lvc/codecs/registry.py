@@ -134,6 +134,16 @@ BUILTIN = (
            "mbt2018-mean-tiny + original-order sequential slices (ISCS reference)"))),
 )
 
+BUILTIN += tuple(
+    CodecInfo(cid, f"lvc.codecs.diffusion.codec:{cls}", "image", False, (1, top), default, what,
+              ("torch", "safetensors"), "lvc.codecs.diffusion.weights:probe",
+              rd_qualities=tuple(range(1, top + 1)))
+    for cid, cls, top, default, what in (
+        ("dualdiff", "DualDiffCodec", 6, 3,
+         "dual-representation diffusion: explicit LiVeAction + DiffC texture (ultra-low rates)"),
+        ("dualdiff-implicit", "DualDiffImplicitCodec", 4, 2,
+         "DiffC only: the dualdiff prior without its explicit branch")))
+
 DEFAULT_CODEC = {"image": "webp", "audio": "liveaction-audio", "images": "pc-hclt",
                  "volume": "liveaction-volume", "hyperspectral": "liveaction-hsi"}
 """Codec used when none is named, per modality (``default_codec`` refines audio)."""

@@ -42,20 +42,20 @@ def to_db(ms_ssim_values) -> np.ndarray:
         return -10.0 * np.log10(1.0 - v)
 
 
-def points(c: dict, metric: str) -> tuple:
-    """(bpp, values) float64 arrays of a curve for ``metric``; MS-SSIM metrics in dB.
+def points(c: dict, metric: str, rate: str = "bpp") -> tuple:
+    """(rates, values) float64 arrays of a curve for ``metric``; MS-SSIM metrics in dB.
 
     Raises KeyError when the curve has no such metric.
     """
     res = c["results"]
-    bpp = np.asarray(res["bpp"], dtype=np.float64)
+    rates = np.asarray(res[rate], dtype=np.float64)
     values = np.asarray(res[metric], dtype=np.float64)
-    return bpp, (to_db(values) if is_ms_ssim(metric) else values)
+    return rates, (to_db(values) if is_ms_ssim(metric) else values)
 
 
-def has_metric(c: dict, metric: str) -> bool:
+def has_metric(c: dict, metric: str, rate: str = "bpp") -> bool:
     res = c.get("results", {})
-    return "bpp" in res and metric in res
+    return rate in res and metric in res
 
 
 def _number(v) -> bool:

@@ -128,31 +128,39 @@ def edit_distance(ref_seq: Sequence, hyp_seq: Sequence) -> int:
     return prev[-1]
 
 
-def _error_rate(refs, hyps, units) -> float:
+def edit_counts(ref: str, hyp: str, unit: str = "word") -> tuple:
+    """(edits, reference units, hypothesis units) of one normalised text pair, in words
+    or characters: additive, so corpus rates pool them (``pooled_error_rate``)."""
+    split = str.split if unit == "word" else list
+    r, h = split(normalize_text(ref)), split(normalize_text(hyp))
+    return edit_distance(r, h), len(r), len(h)
+
+
+def pooled_error_rate(edits: float, n_ref: float, n_hyp: float) -> float:
+    """edits / reference units; nothing to say: silence is right, any output is fully wrong."""
+    if n_ref == 0:
+        return 0.0 if n_hyp == 0 else 1.0
+    return edits / n_ref
+
+
+def _error_rate(refs, hyps, unit: str) -> float:
     refs = [refs] if isinstance(refs, str) else list(refs)
     hyps = [hyps] if isinstance(hyps, str) else list(hyps)
     if len(refs) != len(hyps):
         raise BadInputError(f"{len(refs)} references but {len(hyps)} hypotheses")
-    edits = n_ref = n_hyp = 0
-    for ref, hyp in zip(refs, hyps):
-        r, h = units(normalize_text(ref)), units(normalize_text(hyp))
-        edits += edit_distance(r, h)
-        n_ref += len(r)
-        n_hyp += len(h)
-    if n_ref == 0:  # nothing to say: silence is right, any output is fully wrong
-        return 0.0 if n_hyp == 0 else 1.0
-    return edits / n_ref
+    counts = [edit_counts(r, h, unit) for r, h in zip(refs, hyps)]
+    return pooled_error_rate(*(sum(c[i] for c in counts) for i in range(3)))
 
 
 def word_error_rate(refs: str | Sequence[str], hyps: str | Sequence[str]) -> float:
     """Corpus WER: total word edits / total reference words, after ``normalize_text``.
     A string or a list of strings for each side (lists of equal length). Can exceed 1.
     Zero reference words: 0.0 if the hypotheses are empty too, else 1.0."""
-    return _error_rate(refs, hyps, str.split)
+    return _error_rate(refs, hyps, "word")
 
 
 def char_error_rate(refs: str | Sequence[str], hyps: str | Sequence[str]) -> float:
     """Corpus CER: total character edits / total reference characters of the normalized
     text, single spaces between words counted as characters (so a lost word boundary
     costs one edit). Same input and empty conventions as ``word_error_rate``."""
-    return _error_rate(refs, hyps, list)
+    return _error_rate(refs, hyps, "char")

@@ -20,8 +20,10 @@ def metric_label(metric: str) -> str:
     return metric
 
 
-def rd_plot(curves: dict, metric: str, path, title=None, measured=()) -> Path:
-    """Plot ``metric`` against bpp for every curve that has it; write a PNG atomically.
+def rd_plot(curves: dict, metric: str, path, title=None, measured=(), rate: str = "bpp",
+            ylabel: str | None = None) -> Path:
+    """Plot ``metric`` against ``rate`` (bpp, or kbps for audio) for every curve that has
+    both; write a PNG atomically.
 
     Curves named in ``measured`` are drawn solid with markers, the others (published
     anchors) dashed. MS-SSIM metrics are shown in dB. An existing file is replaced.
@@ -29,14 +31,14 @@ def rd_plot(curves: dict, metric: str, path, title=None, measured=()) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    drawn = [(name, c) for name, c in curves.items() if has_metric(c, metric)]
+    drawn = [(name, c) for name, c in curves.items() if has_metric(c, metric, rate)]
     if not drawn:
         raise BadInputError(f"no curve has {metric!r} to plot")
     fig = Figure(figsize=(7, 5), dpi=120)  # no pyplot: no global backend or figure state
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for name, c in drawn:
-        bpp, values = points(c, metric)
+        bpp, values = points(c, metric, rate)
         ok = np.isfinite(bpp) & np.isfinite(values)
         order = np.argsort(bpp[ok], kind="stable")
         x, y = bpp[ok][order], values[ok][order]
@@ -44,8 +46,8 @@ def rd_plot(curves: dict, metric: str, path, title=None, measured=()) -> Path:
             ax.plot(x, y, "-o", linewidth=1.8, markersize=4, label=name, zorder=3)
         else:
             ax.plot(x, y, "--", linewidth=1.2, label=name)
-    ax.set_xlabel("bits per pixel (bpp)")
-    ax.set_ylabel(metric_label(metric))
+    ax.set_xlabel("bits per pixel (bpp)" if rate == "bpp" else rate)
+    ax.set_ylabel(ylabel or metric_label(metric))
     ax.set_title(title or f"Rate-distortion: {metric}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", loc="lower right")

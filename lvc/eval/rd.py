@@ -116,27 +116,29 @@ def plan(dataset, codecs: dict, metrics=("psnr", "ms-ssim"), limit: int | None =
 
 
 # ------------------------------------------------------------------ results file
-def read_rows(path: Path) -> list:
+def read_rows(path: Path, ints=_INTS, floats=_FLOATS) -> list:
+    """Rows of a results CSV, with the ``ints`` and ``floats`` columns typed."""
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        return [_typed(r) for r in csv.DictReader(f)]
+        return [_typed(r, ints, floats) for r in csv.DictReader(f)]
 
 
-def _typed(row: dict) -> dict:
+def _typed(row: dict, ints, floats) -> dict:
     out = dict(row)
     for k, v in row.items():
-        if k in _INTS and v not in ("", None):
+        if k in ints and v not in ("", None):
             out[k] = int(v)
-        elif k in _FLOATS and v not in ("", None):
+        elif k in floats and v not in ("", None):
             out[k] = float(v)
     return out
 
 
-def _append(path: Path, row: dict) -> None:
+def append_row(path: Path, row: dict, fields=CSV_FIELDS) -> None:
+    """Append one row (header first on a new file): results survive an interrupted run."""
     new = not path.exists()
     with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, CSV_FIELDS, extrasaction="ignore")
+        writer = csv.DictWriter(f, fields, extrasaction="ignore")
         if new:
             writer.writeheader()
         writer.writerow(row)
@@ -161,7 +163,7 @@ def run(jobs: list, out_dir, workers: int = 1, scheduler: str | None = None,
     rows = [done[j.key] for j in jobs if j.key in done]
     with progress_bar(len(todo), "evaluating", progress) as advance:
         for _, row in map_unordered(run_job, todo, workers, scheduler):
-            _append(csv_path, row)
+            append_row(csv_path, row)
             rows.append(row)
             advance()
     return rows

@@ -24,6 +24,8 @@ CODEC_TAGS = {
     # learned audio, hyperspectral and volume codecs
     "liveaction-audio": 56, "liveaction-audio4": 57, "liveaction-hsi": 58,
     "liveaction-volume": 59,
+    # generative image codecs
+    "dualdiff": 37, "dualdiff-implicit": 38,
 }
 _BY_TAG = {v: k for k, v in CODEC_TAGS.items()}
 

@@ -6,7 +6,8 @@ import sys
 from ..errors import run_main
 
 TRAINERS = {"liveaction": "lvc.codecs.liveaction.train", "pc": "lvc.codecs.pc.train",
-            "mlicv2": "lvc.codecs.mlicv2.train", "iscs": "lvc.codecs.iscs.train"}
+            "mlicv2": "lvc.codecs.mlicv2.train", "iscs": "lvc.codecs.iscs.train",
+            "dualdiff": "lvc.codecs.diffusion.train"}
 
 
 def main(argv=None):

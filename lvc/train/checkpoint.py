@@ -32,6 +32,14 @@ def save_checkpoint(path, model, optimizer, step: int, meta: dict | None = None)
     return Path(path)
 
 
+def checkpoint_meta(path) -> dict:
+    """A checkpoint's JSON metadata (step, config, ...) without loading tensors."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as f:
+        return json.loads(f.metadata()["lvc"])
+
+
 def load_checkpoint(path, model, optimizer=None) -> dict:
     """Restore model (and optimizer) state in place; returns the metadata dict."""
     from safetensors import safe_open
@@ -68,3 +76,25 @@ class JsonlLog:
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+
+class StepClock:
+    """When a training loop saves and stops: a checkpoint every ``ckpt_minutes``, and
+    a stop (with a checkpoint, by the caller) after ``minutes`` of this session."""
+
+    def __init__(self, ckpt_minutes: float, minutes: float | None = None):
+        import time
+
+        self._time = time.time
+        self.start = self.last = self._time()
+        self.ckpt_seconds, self.minutes = ckpt_minutes * 60, minutes
+
+    def elapsed(self) -> float:
+        return self._time() - self.start
+
+    def tick(self, step: int, save) -> bool:
+        """Call after step ``step``; saves at ``step + 1`` when due, True to stop."""
+        if self._time() - self.last > self.ckpt_seconds:
+            save(step + 1)
+            self.last = self._time()
+        return bool(self.minutes) and self.elapsed() > self.minutes * 60

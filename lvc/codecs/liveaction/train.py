@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import math
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
 
-from ...train.checkpoint import JsonlLog, load_checkpoint, save_checkpoint
+from ...train.checkpoint import JsonlLog, StepClock, load_checkpoint, save_checkpoint
 from ...train.data import CropSampler, load_folder
 
 DEFAULT_DATA = ("../shared/datasets/bsds500/train", "../shared/datasets/bsds500/test")
@@ -85,13 +84,14 @@ def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int 
           data=DEFAULT_DATA, threads: int | None = None, seed: int = 0, ckpt_minutes: float = 5,
           config: dict | None = None, rate_levels=RATE_LEVELS,
           fine_tune_step: float | None = FINE_TUNE_STEP, codec_id: str = "liveaction-rgb",
-          sampler=None):
+          sampler=None, spectral: float = 0.0):
     """Train (or resume) the run in ``out``. ``sampler`` (``.batch(step)`` -> float32
     ``(N, C, *axes)`` in [-1, 1]) replaces the image crops of ``data`` for other
-    modalities; ``data`` is then only recorded."""
+    modalities; ``data`` is then only recorded. ``spectral > 0`` adds that weight times
+    ``model.spectral_loss`` (1-D signals only)."""
     import torch
 
-    from .model import LiVeAction, LiVeActionConfig, liveaction_loss
+    from .model import LiVeAction, LiVeActionConfig, liveaction_loss, spectral_loss
 
     if threads:
         torch.set_num_threads(threads)
@@ -102,6 +102,10 @@ def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int 
     ckpt, log = out / "checkpoint.safetensors", JsonlLog(out / "log.jsonl")
     torch.manual_seed(seed)
     model = LiVeAction(LiVeActionConfig(**(config or SMALL)))
+    if spectral and model.config.ndim != 1:
+        from ...errors import BadInputError
+
+        raise BadInputError("the spectral loss is for 1-D (audio) models")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     start, wall = 0, 0.0
     if ckpt.exists():
@@ -116,16 +120,16 @@ def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int 
                          for i in range(WARM_START_BATCHES)), step=rate_levels[0][1])
         print("warm start: PCA projections, zero residual branches")
     rng = np.random.default_rng([seed, start])
-    t0, last_ckpt = time.time(), time.time()
+    clock = StepClock(ckpt_minutes, minutes)
     joint_steps = int(joint_fraction * steps)
     final_levels = [(k, fine_tune_step or d) for k, d in rate_levels]
 
     def save(step):
         save_checkpoint(ckpt, model, opt, step, {
             "codec": codec_id,
-            "wall_seconds": wall + time.time() - t0, "config": model.config.to_dict(),
+            "wall_seconds": wall + clock.elapsed(), "config": model.config.to_dict(),
             "rate_levels": final_levels, "training_levels": rate_levels,
-            "steps_target": steps, "lam": lam,
+            "steps_target": steps, "lam": lam, "spectral": spectral,
             "batch_size": batch_size, "crop": crop, "data": list(map(str, data)),
             "hardware": f"{platform.processor() or platform.machine()}, "
                         f"{torch.get_num_threads()} threads"})
@@ -144,6 +148,8 @@ def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int 
         latent, companded = level_latent(model, z, k, delta, noisy=not frozen)
         x_hat = model.decode(latent, size=tuple(x.shape[2:]), clamp=False)
         loss = liveaction_loss(x, x_hat, companded, lam, floor=delta)
+        if spectral:
+            loss = loss + spectral * spectral_loss(x, x_hat)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -151,13 +157,10 @@ def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int 
             mse = float(((x_hat.detach().clamp(-1, 1) - x) ** 2).mean()) / 4  # [0,1] scale
             log.write(step=step, loss=float(loss.detach()), psnr=-10 * math.log10(max(mse, 1e-12)),
                       channels=k, delta=delta, lr=opt.param_groups[0]["lr"], frozen=frozen,
-                      minutes=(wall + time.time() - t0) / 60)
+                      minutes=(wall + clock.elapsed()) / 60)
             print(f"step {step} loss {float(loss.detach()):.4f} psnr {-10 * math.log10(max(mse, 1e-12)):.2f}"
                   f" k={k} d={delta} {'(decoder only)' if frozen else ''}", flush=True)
-        if time.time() - last_ckpt > ckpt_minutes * 60:
-            save(step + 1)
-            last_ckpt = time.time()
-        if minutes and time.time() - t0 > minutes * 60:
+        if clock.tick(step, save):
             step += 1
             break
     else:
@@ -179,6 +182,8 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--lam", type=float, default=0.03)
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--spectral", type=float, default=0.0,
+                    help="weight of the log-spectrum loss (1-D audio models; 0 = off)")
     ap.add_argument("--data", nargs="+", default=list(DEFAULT_DATA))
     args = ap.parse_args(argv)
     out = args.out or ("runs/liveaction-image" if args.codec == "liveaction-rgb"
@@ -200,7 +205,7 @@ def main(argv=None):
     train(out, args.steps, args.minutes, spec.batch_size, list(spec.crop), args.lr, args.lam,
           data=[f"lvc.codecs.liveaction.signal_data training split of {spec.codec_id}"],
           threads=args.threads, config=spec.config, rate_levels=spec.rate_levels,
-          codec_id=spec.codec_id, sampler=sampler)
+          codec_id=spec.codec_id, sampler=sampler, spectral=args.spectral)
 
 
 if __name__ == "__main__":

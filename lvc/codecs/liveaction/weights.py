@@ -42,6 +42,7 @@ import numpy as np
 
 from ...errors import BadInputError, CodecUnavailableError, ModelMismatchError
 from ...formats.files import atomic_output
+from ...train.checkpoint import checkpoint_meta  # noqa: F401  (re-exported)
 from ..manifest import (MANIFEST, WEIGHTS_ENV, file_sha256, fingerprint_of,  # noqa: F401
                         manifest_entry, read_manifest, update_manifest, verified_sha256,
                         weights_dir)
@@ -192,13 +193,6 @@ def _read_weights(path: Path, sha: str, entry: dict) -> Weights:
 
 
 # ---------------------------------------------------------------- export
-def checkpoint_meta(path) -> dict:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="np") as f:
-        return json.loads(f.metadata()["lvc"])
-
-
 def _image_latents(model, fit_images_dir, n_fit_images: int):
     """Companded latents of the first ``n_fit_images`` images of the folder, and a
     description of them for the manifest."""

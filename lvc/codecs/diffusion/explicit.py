@@ -1,0 +1,54 @@
+"""The explicit branch: a downsampled image coded by a base codec (LiVeAction by
+default), asked for through the registry by id, and its reconstruction resized back
+to full size as the diffusion model's condition.
+
+A level is (downsampling factor, base codec quality). Resizing is Pillow's bicubic
+(antialiased when shrinking), deterministic on both sides.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BASE_CODEC = "liveaction-rgb"
+LEVELS = ((4, 2), (4, 4), (2, 1), (2, 2))
+"""Explicit levels, low to high rate: (factor, base quality). On 6 BSDS500 validation
+images the base codec spends about 0.020, 0.034, 0.043 and 0.063 bpp (of the
+full-size image) on them."""
+
+
+def resize(x: np.ndarray, size: tuple) -> np.ndarray:
+    """uint8 RGB image to (height, width) with Pillow's bicubic filter."""
+    from PIL import Image
+
+    h, w = size
+    return np.asarray(Image.fromarray(x).resize((w, h), Image.BICUBIC))
+
+
+def small_size(shape: tuple, factor: int) -> tuple:
+    return max(1, -(-shape[0] // factor)), max(1, -(-shape[1] // factor))
+
+
+def encode_explicit(x: np.ndarray, level: int) -> bytes:
+    """The base codec's whole .lvc file of the downsampled image."""
+    import lvc
+
+    factor, quality = LEVELS[level]
+    return lvc.encode(resize(x, small_size(x.shape, factor)), BASE_CODEC, quality)
+
+
+def decode_explicit(data: bytes, shape: tuple) -> np.ndarray:
+    """The condition: the base reconstruction, resized to ``shape[:2]`` (uint8 RGB)."""
+    import lvc
+
+    small = lvc.decode(data)
+    return resize(small, shape[:2])
+
+
+def to_unit(x: np.ndarray) -> np.ndarray:
+    """uint8 HWC -> float64 CHW in [-1, 1]."""
+    return x.transpose(2, 0, 1).astype(np.float64) / 127.5 - 1.0
+
+
+def from_unit(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round((x.transpose(1, 2, 0) + 1.0) * 127.5), 0, 255).astype(np.uint8)

@@ -1,0 +1,184 @@
+"""Train the conditional denoiser of ``dualdiff`` (resumable, logged).
+
+    python -m lvc.train dualdiff prepare --out runs/dualdiff-data
+    python -m lvc.train dualdiff train --data runs/dualdiff-data --out runs/dualdiff --steps 3000
+
+``prepare`` codes every BSDS500 train+test image (never Kodak) at each explicit level
+(``explicit.LEVELS``) and stores the full-size conditions as PNGs (skipping what
+exists). ``train`` draws 64 x 64 crops (random flips), a level per crop or, with
+probability ``DROP``, no condition (zeros: the implicit-only variant shares the
+network), a timestep uniform in 0..T-1, and regresses the clean crop from
+``x_t = sqrt(abar) x_0 + sqrt(1 - abar) eps`` (MSE on x_0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from ...train.checkpoint import JsonlLog, StepClock, load_checkpoint, save_checkpoint
+from .explicit import LEVELS, decode_explicit, encode_explicit
+
+DEFAULT_DATA = ("../shared/datasets/bsds500/train", "../shared/datasets/bsds500/test")
+DROP = 0.15
+CROP = 64
+
+
+def prepare(out, folders=DEFAULT_DATA) -> int:
+    """Write ``out/orig/<name>.png`` and ``out/L<level>/<name>.png``; returns images."""
+    from PIL import Image
+
+    from ...formats.image_io import read_image
+    from ...formats.media import to_rgb8
+
+    out = Path(out)
+    n = 0
+    for folder in folders:
+        for path in sorted(Path(folder).iterdir()):
+            if path.suffix.lower() not in (".jpg", ".png"):
+                continue
+            x = to_rgb8(read_image(path).data)
+            name = f"{path.stem}.png"
+            for sub, make in [("orig", lambda: x)] + [
+                    (f"L{i}", lambda i=i: decode_explicit(encode_explicit(x, i), x.shape))
+                    for i in range(len(LEVELS))]:
+                dst = out / sub / name
+                if not dst.exists():
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    Image.fromarray(make()).save(dst)
+            n += 1
+    return n
+
+
+class PairSampler:
+    """Batches (x0, cond) float32 NCHW in [-1, 1]; ``batch(step)`` depends only on
+    (seed, step), so a resumed run continues the same stream."""
+
+    def __init__(self, data, batch_size: int = 16, seed: int = 0):
+        from PIL import Image
+
+        data = Path(data)
+        names = sorted(p.name for p in (data / "orig").iterdir())
+        if not names:
+            raise FileNotFoundError(f"{data}/orig is empty: run prepare first")
+        self.orig = [np.asarray(Image.open(data / "orig" / n)) for n in names]
+        self.conds = [[np.asarray(Image.open(data / f"L{i}" / n)) for i in range(len(LEVELS))]
+                      for n in names]
+        self.batch_size, self.seed = batch_size, seed
+
+    def batch(self, step: int) -> tuple:
+        rng = np.random.default_rng([self.seed, step])
+        x = np.empty((self.batch_size, 3, CROP, CROP), np.float32)
+        c = np.zeros_like(x)
+        for b in range(self.batch_size):
+            i = rng.integers(len(self.orig))
+            im = self.orig[i]
+            y0 = rng.integers(0, im.shape[0] - CROP + 1)
+            x0 = rng.integers(0, im.shape[1] - CROP + 1)
+            box = (slice(y0, y0 + CROP), slice(x0, x0 + CROP))
+            level = rng.integers(len(LEVELS))
+            drop = rng.random() < DROP
+            flip = rng.random() < 0.5
+            pair = [im[box], self.conds[i][level][box]]
+            if flip:
+                pair = [p[:, ::-1] for p in pair]
+            x[b] = pair[0].transpose(2, 0, 1) / 127.5 - 1.0
+            if not drop:
+                c[b] = pair[1].transpose(2, 0, 1) / 127.5 - 1.0
+        return x, c
+
+
+def train(data, out, steps: int = 3000, minutes: float | None = None, batch_size: int = 16,
+          lr: float = 2e-4, seed: int = 0, threads: int | None = None,
+          ckpt_minutes: float = 5.0, config: dict | None = None) -> Path:
+    import torch
+
+    from .diffc import T, abar
+    from .model import CondUNet, UNetConfig
+
+    if threads:
+        torch.set_num_threads(threads)
+    sampler = PairSampler(data, batch_size, seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt, log = out / "checkpoint.safetensors", JsonlLog(out / "log.jsonl")
+    torch.manual_seed(seed)
+    model = CondUNet(UNetConfig(**(config or {})))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    start, wall = 0, 0.0
+    if ckpt.exists():
+        info = load_checkpoint(ckpt, model, opt)
+        start, wall = info["step"], info.get("wall_seconds", 0.0)
+        print(f"resumed at step {start} ({wall / 60:.1f} min trained)")
+    abars = torch.from_numpy(abar(np.arange(T))).float()
+    clock = StepClock(ckpt_minutes, minutes)
+
+    def save(step):
+        save_checkpoint(ckpt, model, opt, step, {
+            "codec": "dualdiff", "config": model.config.to_dict(), "steps_target": steps,
+            "wall_seconds": wall + clock.elapsed(), "batch_size": batch_size, "crop": CROP,
+            "drop": DROP, "data": f"{data} (BSDS500 train+test and their explicit "
+                                  "reconstructions, explicit.LEVELS)",
+            "hardware": f"{platform.processor() or platform.machine()}, "
+                        f"{torch.get_num_threads()} threads"})
+
+    step = start
+    for step in range(start, steps):
+        frac = step / max(1, steps)
+        for g in opt.param_groups:
+            g["lr"] = lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * frac))
+        x, c = (torch.from_numpy(a) for a in sampler.batch(step))
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        t = torch.randint(0, T, (x.shape[0],), generator=gen)
+        a = abars[t][:, None, None, None]
+        noise = torch.randn(x.shape, generator=gen)
+        x_t = a.sqrt() * x + (1 - a).sqrt() * noise
+        loss = torch.nn.functional.mse_loss(model(x_t, c, t), x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 20 == 0 or step == steps - 1:
+            log.write(step=step, loss=float(loss.detach()), lr=opt.param_groups[0]["lr"],
+                      minutes=(wall + clock.elapsed()) / 60)
+            print(f"step {step} loss {float(loss.detach()):.5f}", flush=True)
+        if clock.tick(step, save):
+            step += 1
+            break
+    else:
+        step = steps
+    save(step)
+    return ckpt
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m lvc.train dualdiff", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("prepare")
+    p.add_argument("--out", default="runs/dualdiff-data")
+    p.add_argument("--data", nargs="+", default=list(DEFAULT_DATA))
+    t = sub.add_parser("train")
+    t.add_argument("--data", default="runs/dualdiff-data")
+    t.add_argument("--out", default="runs/dualdiff")
+    t.add_argument("--steps", type=int, default=3000)
+    t.add_argument("--minutes", type=float)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--lr", type=float, default=2e-4)
+    t.add_argument("--threads", type=int)
+    args = ap.parse_args(argv)
+    if args.cmd == "prepare":
+        if any("kodak" in str(d).lower() for d in args.data):
+            from ...errors import BadInputError
+
+            raise BadInputError("dualdiff trains on training images, never Kodak")
+        print(f"prepared {prepare(args.out, args.data)} images in {args.out}")
+    else:
+        train(args.data, args.out, args.steps, args.minutes, args.batch_size, args.lr,
+              threads=args.threads)
+
+
+if __name__ == "__main__":
+    main()
