@@ -63,7 +63,7 @@ def main(argv=None) -> None:
     ap.add_argument("--limit", type=int)
     ap.add_argument("--crop", type=int)
     ap.add_argument("--qualities", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6])
-    ap.add_argument("--implicit", type=int, nargs="+", default=[1, 2, 3, 4])
+    ap.add_argument("--implicit", type=int, nargs="*", default=[1, 2, 3, 4])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json")
     args = ap.parse_args(argv)
