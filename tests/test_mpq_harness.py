@@ -89,6 +89,11 @@ def test_sweep_rates_metrics_labels_and_resume(strips, tmp_path):
     runner.evaluate(task, strips, {"png": (6,)}, out, progress=False)
     rows = runner.read_rows(out / "results.csv", runner._INTS, runner._FLOATS)
     assert len([r for r in rows if r["codec"] == "png" and r["sample"] == "im0-1010.png"]) == 2
+    # another task refuses the folder instead of mixing its rows in
+    other = BrightHalves()
+    other.name = "other-task"
+    with pytest.raises(BadInputError, match="holds results of task"):
+        runner.evaluate(other, strips, {"png": (6,)}, out, progress=False)
 
 
 def test_a_codec_failing_everywhere_leaves_the_others(strips, tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ Explicit branch: the image shrunk by 2 or 4 and coded by a base codec
 (``diffc.py``) sends a noisy image x_{t*} by reverse-channel coding (``rcc.py``)
 against a diffusion prior conditioned on the explicit reconstruction; the decoder
 then denoises x_{t*} deterministically (DDIM). Streams: [explicit .lvc file, RCC
-stream]; the shared randomness is keyed by the sha256 of the explicit stream, the
+stream, alpha PNG (LA/RGBA only, lossless as in the other image codecs)]; the shared randomness is keyed by the sha256 of the explicit stream, the
 image shape and the codec id, so both sides derive it from the file.
 
 Knobs: the quality picks (explicit level, stop step t*): more explicit bits, or more
@@ -27,6 +27,7 @@ import numpy as np
 from ...errors import BadInputError, CorruptStreamError
 from ...formats.media import Media, to_rgb8
 from ..base import Codec, Encoded
+from ..classical.image import alpha_from_png, alpha_to_png, split_alpha
 from . import diffc, rcc
 from .explicit import decode_explicit, encode_explicit, from_unit, to_unit
 
@@ -55,7 +56,7 @@ class DualDiffCodec(Codec):
     default_quality = 3
     description = "dual-representation diffusion (explicit LiVeAction + DiffC texture)"
     options = ("realism",)
-    explicit = True
+    levels = QUALITIES  # quality -> (explicit level or None, t* index)
 
     def fingerprint(self) -> bytes:
         from .weights import load_denoiser
@@ -64,10 +65,9 @@ class DualDiffCodec(Codec):
 
     def settings(self, quality: int, error=BadInputError) -> tuple:
         """(explicit level or None, stop index)."""
-        lo, hi = self.quality_range
-        if not lo <= quality <= hi:
-            raise error(f"{self.id}: quality {quality} is not in {lo}..{hi}")
-        return QUALITIES[quality - 1]
+        if not 1 <= quality <= len(self.levels):
+            raise error(f"{self.id}: quality {quality} is not in 1..{len(self.levels)}")
+        return self.levels[quality - 1]
 
     def _prior(self, cond: np.ndarray):
         from .model import x0_fn
@@ -79,7 +79,8 @@ class DualDiffCodec(Codec):
         self.check_media(media)
         if not 0.0 <= float(realism) <= 1.0:
             raise BadInputError(f"realism must be in [0, 1], got {realism}")
-        x = to_rgb8(media.data)
+        color, alpha = split_alpha(media.data)
+        x = to_rgb8(color)
         level, stop = self.settings(quality)
         explicit = encode_explicit(x, level) if level is not None else b""
         cond = to_unit(decode_explicit(explicit, x.shape)) if explicit else \
@@ -89,18 +90,21 @@ class DualDiffCodec(Codec):
         codes, _, kls = diffc.encode(to_unit(x), self._prior(cond), key, steps, stop,
                                      TARGET_BITS)
         implicit = rcc.write_steps(codes, TARGET_BITS) if codes else b""
-        return Encoded([explicit, implicit], {
+        streams = [explicit, implicit] + ([alpha_to_png(alpha)] if alpha is not None else [])
+        return Encoded(streams, {
             "realism": float(realism), "kl_bits": round(sum(kls), 1)})
 
     def decode(self, header, streams: list) -> Media:
-        if len(streams) != 2:
-            raise CorruptStreamError(f"{self.id}: expected 2 streams, found {len(streams)}")
-        explicit, implicit = streams
+        shape = tuple(header.shape)
+        has_alpha = len(shape) == 3 and shape[2] in (2, 4)
+        if len(streams) != 2 + has_alpha:
+            raise CorruptStreamError(f"{self.id}: expected {2 + has_alpha} streams, found "
+                                     f"{len(streams)}")
+        explicit, implicit = streams[:2]
         level, stop = self.settings(header.quality, CorruptStreamError)
         realism = header.metadata.get("realism", 1.0)
         if not isinstance(realism, (int, float)) or not 0.0 <= realism <= 1.0:
             raise CorruptStreamError(f"corrupt header: realism {realism!r}")
-        shape = tuple(header.shape)
         rgb_shape = shape[:2] + (3,)
         if (level is None) != (not explicit):
             raise CorruptStreamError(f"{self.id}: explicit stream does not match quality")
@@ -115,8 +119,11 @@ class DualDiffCodec(Codec):
         if explicit and realism < 1.0:
             out = realism * out + (1.0 - realism) * cond
         y = from_unit(out)
-        if len(shape) == 2:
+        if len(shape) == 2 or shape[2] == 2:  # gray (+ alpha): the mean of the colour
             y = np.round(y.astype(np.float64).mean(axis=2)).astype(np.uint8)
+        if has_alpha:
+            a = alpha_from_png(streams[2], shape[1], shape[0], self.id)
+            y = np.concatenate([y.reshape(shape[:2] + (-1,)), a[:, :, None]], axis=2)
         return Media(y, "image")
 
 
@@ -126,9 +133,4 @@ class DualDiffImplicitCodec(DualDiffCodec):
     default_quality = 2
     description = "DiffC only (the dualdiff prior without its explicit branch)"
     options = ()
-
-    def settings(self, quality: int, error=BadInputError) -> tuple:
-        lo, hi = self.quality_range
-        if not lo <= quality <= hi:
-            raise error(f"{self.id}: quality {quality} is not in {lo}..{hi}")
-        return None, IMPLICIT_QUALITIES[quality - 1]
+    levels = tuple((None, stop) for stop in IMPLICIT_QUALITIES)

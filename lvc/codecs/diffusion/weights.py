@@ -66,7 +66,6 @@ def _local_model(folder: Path) -> tuple:
 
 
 def _shipped(directory=None) -> tuple:
-    import torch
     from safetensors import SafetensorError, safe_open
 
     from .model import CondUNet, UNetConfig
@@ -89,7 +88,6 @@ def _shipped(directory=None) -> tuple:
     except (SafetensorError, KeyError, ValueError, RuntimeError, TypeError) as e:
         raise ModelMismatchError(f"{path} is not a usable {CODEC_ID} weights file ({e})") \
             from None
-    torch.set_grad_enabled(True)
     return model.eval().requires_grad_(False), fingerprint_of(entry["sha256"])
 
 

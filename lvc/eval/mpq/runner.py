@@ -84,6 +84,11 @@ def run(task: Task, samples: list, codecs: dict, out_dir, progress: bool | None 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    marker = out / "task.txt"  # one task per folder: rows of two tasks never mix
+    if marker.exists() and marker.read_text().strip() != task.name:
+        raise BadInputError(f"{out} holds results of task {marker.read_text().strip()!r}, "
+                            f"not {task.name!r}: use another --out folder")
+    marker.write_text(task.name + "\n")
     csv_path = out / "results.csv"
     if csv_path.exists():
         with open(csv_path) as f:
