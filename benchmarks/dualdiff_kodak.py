@@ -3,10 +3,10 @@ proxy, against the base codec alone at the same total rates and the implicit-onl
 variant, in one run; implicit KL bits with and without the explicit branch at equal t*.
 
     OMP_NUM_THREADS=1 python benchmarks/dualdiff_kodak.py [--limit N] [--crop 256] \
-        [--qualities 1 2 3 4 5 6] [--implicit 1 2 3 4] [--json OUT]
+        [--qualities 1 2 3 4 5 6] [--implicit 1 2 3 4] [--workers 2] [--json OUT]
 
 - dualdiff q: explicit level + t* (``lvc.codecs.diffusion.codec.QUALITIES``), realism 1.
-- base alone: the explicit branch by itself (the base codec on the 2x / 4x shrunk
+- base alone: the explicit branch by itself (the base codec on the 2x, 3x or 4x shrunk
   image, resized back: ``explicit.LEVELS``), plus liveaction-rgb at full size q1, its
   lowest rate.
 - dualdiff-implicit q: DiffC with the same network conditioned on zeros.
@@ -30,6 +30,22 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 KODAK = ROOT.parent / "shared" / "datasets" / "kodak"
+BASE_EXTRA = ((3, 4), (2, 3))
+"""Base-codec points beyond the explicit levels (factor, quality), so that the base
+alone spans dualdiff's rates (to about 0.1 bpp)."""
+
+
+def base_at(rate: float, base: list) -> float:
+    """PSNR of the base codec alone at ``rate`` bpp: linear in log-rate between the
+    neighbouring points of its rate-PSNR frontier (NaN outside its range)."""
+    front, best = [], -np.inf
+    for bpp, psnr in sorted(base):
+        if psnr > best:
+            front.append((np.log(bpp), psnr))
+            best = psnr
+    xs, ys = zip(*front)
+    r = np.log(rate)
+    return float(np.interp(r, xs, ys)) if xs[0] <= r <= xs[-1] else float("nan")
 
 
 def luma(x: np.ndarray) -> np.ndarray:
@@ -58,67 +74,89 @@ def measure(name, x, encode, decode) -> dict:
             "enc_s": t1 - t0, "dec_s": t2 - t1, "data": data}
 
 
+def image_rows(path, args) -> list:
+    """Every codec of the run on one Kodak image (the unit of work of ``--workers``)."""
+    import torch
+
+    import lvc
+    from lvc.codecs.diffusion.codec import QUALITIES, IMPLICIT_QUALITIES
+    from lvc.codecs.diffusion.explicit import (BASE_CODEC, LEVELS, decode_explicit,
+                                               encode_explicit, resize, small_size)
+    from lvc.formats.container import read_header
+    from PIL import Image
+
+    torch.set_num_threads(args.threads)
+    x = np.asarray(Image.open(path).convert("RGB"))
+    if args.crop:
+        h, w = x.shape[:2]
+        s = min(args.crop, h, w)
+        x = np.ascontiguousarray(x[(h - s) // 2:(h + s) // 2, (w - s) // 2:(w + s) // 2])
+    runs = [(f"base L{i} (f{f}, q{q})", lambda x, i=i: encode_explicit(x, i),
+             lambda d, x=x: decode_explicit(d, x.shape)) for i, (f, q) in enumerate(LEVELS)]
+    runs += [(f"base f{f}, q{q}", lambda x, f=f, q=q: lvc.encode(
+        resize(x, small_size(x.shape, f)), BASE_CODEC, q), lambda d, x=x: decode_explicit(
+            d, x.shape)) for f, q in BASE_EXTRA]
+    runs.append(("liveaction-rgb q1", lambda x: lvc.encode(x, "liveaction-rgb", 1), lvc.decode))
+    runs += [(f"dualdiff q{q}", lambda x, q=q: lvc.encode(x, "dualdiff", q), lvc.decode)
+             for q in args.qualities]
+    runs += [(f"dualdiff-implicit q{q}", lambda x, q=q: lvc.encode(x, "dualdiff-implicit", q),
+              lvc.decode) for q in args.implicit]
+    rows = []
+    for name, enc, dec in runs:
+        r = measure(name, x, enc, dec)
+        data = r.pop("data")
+        if name.startswith("dualdiff"):
+            h = read_header(data)
+            stop = (QUALITIES[h.quality - 1][1] if h.codec == "dualdiff"
+                    else IMPLICIT_QUALITIES[h.quality - 1])
+            r.update(kl_bits=h.metadata.get("kl_bits"), stop=stop,
+                     implicit_bpp=8 * h.stream_lengths[1] / (x.shape[0] * x.shape[1]))
+        r["image"] = path.name
+        rows.append(r)
+        print(f"{path.name} {name:28s} {r['bpp']:.4f} bpp {r['psnr']:.2f} dB "
+              f"ms-ssim {r['ms-ssim']:.4f} TE {r['te']:.2f} enc {r['enc_s']:.1f}s "
+              f"dec {r['dec_s']:.1f}s" + (f" KL {r['kl_bits']:.0f} bits (t* index {r['stop']})"
+                                          if 'kl_bits' in r else ""), flush=True)
+    return rows
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int)
     ap.add_argument("--crop", type=int)
     ap.add_argument("--qualities", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6])
     ap.add_argument("--implicit", type=int, nargs="*", default=[1, 2, 3, 4])
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="images coded in parallel processes (timings then share the cores)")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     if not KODAK.is_dir():
         sys.exit(f"error: {KODAK} not found")
-    import torch
-
-    import lvc
-    from lvc.codecs.diffusion.codec import QUALITIES, IMPLICIT_QUALITIES
-    from lvc.codecs.diffusion.explicit import LEVELS, decode_explicit, encode_explicit
-    from lvc.formats.container import read_header
-    from PIL import Image
-
-    torch.set_num_threads(args.threads)
     files = sorted(KODAK.glob("*.png"))[:args.limit]
-    rows = []
-    for path in files:
-        x = np.asarray(Image.open(path).convert("RGB"))
-        if args.crop:
-            h, w = x.shape[:2]
-            s = min(args.crop, h, w)
-            x = np.ascontiguousarray(x[(h - s) // 2:(h + s) // 2, (w - s) // 2:(w + s) // 2])
-        runs = [(f"base L{i} (f{f}, q{q})", lambda x, i=i: encode_explicit(x, i),
-                 lambda d, x=x: decode_explicit(d, x.shape)) for i, (f, q) in enumerate(LEVELS)]
-        runs.append(("liveaction-rgb q1", lambda x: lvc.encode(x, "liveaction-rgb", 1), lvc.decode))
-        runs += [(f"dualdiff q{q}", lambda x, q=q: lvc.encode(x, "dualdiff", q), lvc.decode)
-                 for q in args.qualities]
-        runs += [(f"dualdiff-implicit q{q}", lambda x, q=q: lvc.encode(x, "dualdiff-implicit", q),
-                  lvc.decode) for q in args.implicit]
-        for name, enc, dec in runs:
-            r = measure(name, x, enc, dec)
-            data = r.pop("data")
-            if name.startswith("dualdiff"):
-                h = read_header(data)
-                stop = (QUALITIES[h.quality - 1][1] if h.codec == "dualdiff"
-                        else IMPLICIT_QUALITIES[h.quality - 1])
-                r.update(kl_bits=h.metadata.get("kl_bits"), stop=stop,
-                         implicit_bpp=8 * h.stream_lengths[1] / (x.shape[0] * x.shape[1]))
-            r["image"] = path.name
-            rows.append(r)
-            print(f"{path.name} {name:28s} {r['bpp']:.4f} bpp {r['psnr']:.2f} dB "
-                  f"ms-ssim {r['ms-ssim']:.4f} TE {r['te']:.2f} enc {r['enc_s']:.1f}s "
-                  f"dec {r['dec_s']:.1f}s" + (f" KL {r['kl_bits']:.0f} bits (t* index {r['stop']})"
-                                              if 'kl_bits' in r else ""), flush=True)
+    if args.workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from functools import partial
+
+        with ProcessPoolExecutor(args.workers) as pool:
+            rows = [r for rs in pool.map(partial(image_rows, args=args), files) for r in rs]
+    else:
+        rows = [r for path in files for r in image_rows(path, args)]
     print("\nmeans over", len(files), "images" + (f" ({args.crop}x{args.crop} centre crops)"
                                                   if args.crop else ""))
     print(f"{'codec':28s} {'bpp':>7s} {'PSNR':>6s} {'MS-SSIM':>8s} {'TE':>5s} {'KL bits':>8s} "
-          f"{'enc s':>6s} {'dec s':>6s}")
+          f"{'enc s':>6s} {'dec s':>6s} {'base PSNR at bpp':>16s}")
+    means = {}
     for name in dict.fromkeys(r["codec"] for r in rows):
         sel = [r for r in rows if r["codec"] == name]
-        kl = np.mean([r["kl_bits"] for r in sel]) if "kl_bits" in sel[0] else float("nan")
-        print(f"{name:28s} {np.mean([r['bpp'] for r in sel]):7.4f} "
-              f"{np.mean([r['psnr'] for r in sel]):6.2f} {np.mean([r['ms-ssim'] for r in sel]):8.4f} "
-              f"{np.mean([r['te'] for r in sel]):5.2f} {kl:8.0f} "
-              f"{np.mean([r['enc_s'] for r in sel]):6.1f} {np.mean([r['dec_s'] for r in sel]):6.1f}")
+        means[name] = {k: float(np.mean([r[k] for r in sel])) if k in sel[0] else float("nan")
+                       for k in ("bpp", "psnr", "ms-ssim", "te", "kl_bits", "enc_s", "dec_s")}
+    base = [(m["bpp"], m["psnr"]) for n, m in means.items()
+            if n.startswith(("base", "liveaction-rgb"))]
+    for name, m in means.items():
+        at = base_at(m["bpp"], base) if name.startswith("dualdiff") else float("nan")
+        print(f"{name:28s} {m['bpp']:7.4f} {m['psnr']:6.2f} {m['ms-ssim']:8.4f} {m['te']:5.2f} "
+              f"{m['kl_bits']:8.0f} {m['enc_s']:6.1f} {m['dec_s']:6.1f} {at:16.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

@@ -235,3 +235,31 @@ def test_alpha_travels_losslessly(use_model, channels):
     x = np.random.default_rng(channels).integers(0, 256, (20, 24, channels), dtype=np.uint8)
     y = lvc.decode(lvc.encode(x, "dualdiff", 2))
     assert y.shape == x.shape and np.array_equal(y[..., -1], x[..., -1])
+
+
+def test_train_resume_and_export_through_the_cli(tmp_path, monkeypatch, capsys):
+    """A tiny run trains, resumes where it stopped, and ``export`` installs weights the
+    codec loads (sha256 checked through the manifest)."""
+    from PIL import Image
+
+    from lvc.codecs.diffusion import train, weights
+    from lvc.codecs.diffusion.explicit import LEVELS
+    from lvc.train.checkpoint import checkpoint_meta
+
+    data = tmp_path / "data"
+    for sub in ["orig"] + [f"L{i}" for i in range(len(LEVELS))]:
+        (data / sub).mkdir(parents=True)
+        Image.fromarray(_photo(72, 80)).save(data / sub / "a.png")
+    tiny = {"width": 8, "mults": [1, 2], "blocks": 1, "time_dim": 16}
+    ckpt = train.train(data, tmp_path / "run", steps=2, batch_size=2, config=tiny)
+    assert checkpoint_meta(ckpt)["step"] == 2
+    train.train(data, tmp_path / "run", steps=3, batch_size=2, config=tiny)
+    assert "resumed at step 2" in capsys.readouterr().out
+    monkeypatch.setenv("LVC_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.delenv(weights.MODEL_ENV, raising=False)
+    weights._CACHE.clear()
+    train.main(["export", str(ckpt)])
+    assert "exported dualdiff.safetensors (3 steps" in capsys.readouterr().out
+    model, fingerprint = weights.load_denoiser()
+    assert len(fingerprint) > 0
+    weights._CACHE.clear()

@@ -2,6 +2,7 @@
 
     python -m lvc.train dualdiff prepare --out runs/dualdiff-data
     python -m lvc.train dualdiff train --data runs/dualdiff-data --out runs/dualdiff --steps 3000
+    python -m lvc.train dualdiff export runs/dualdiff/checkpoint.safetensors
 
 ``prepare`` codes every BSDS500 train+test image (never Kodak) at each explicit level
 (``explicit.LEVELS``) and stores the full-size conditions as PNGs (skipping what
@@ -168,6 +169,9 @@ def main(argv=None):
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--lr", type=float, default=2e-4)
     t.add_argument("--threads", type=int)
+    e = sub.add_parser("export", help="checkpoint -> assets/weights/dualdiff.safetensors "
+                                      "and its manifest entry")
+    e.add_argument("checkpoint", nargs="?", default="runs/dualdiff/checkpoint.safetensors")
     args = ap.parse_args(argv)
     if args.cmd == "prepare":
         if any("kodak" in str(d).lower() for d in args.data):
@@ -175,6 +179,11 @@ def main(argv=None):
 
             raise BadInputError("dualdiff trains on training images, never Kodak")
         print(f"prepared {prepare(args.out, args.data)} images in {args.out}")
+    elif args.cmd == "export":
+        from .weights import export
+
+        entry = export(args.checkpoint)
+        print(f"exported {entry['file']} ({entry['steps']} steps, sha256 {entry['sha256'][:12]})")
     else:
         train(args.data, args.out, args.steps, args.minutes, args.batch_size, args.lr,
               threads=args.threads)

@@ -74,7 +74,7 @@ def _shipped(directory=None) -> tuple:
     entry = manifest_entry(CODEC_ID, directory)
     if entry is None:
         raise ModelMismatchError(f"no {CODEC_ID} weights installed (python -m lvc.train "
-                                 "dualdiff, then export)")
+                                 "dualdiff train, then export)")
     path = directory / entry["file"]
     verified_sha256(path, entry)
     try:
