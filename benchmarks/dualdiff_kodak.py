@@ -38,14 +38,16 @@ alone spans dualdiff's rates (to about 0.1 bpp)."""
 def base_at(rate: float, base: list) -> float:
     """PSNR of the base codec alone at ``rate`` bpp: linear in log-rate between the
     neighbouring points of its rate-PSNR frontier (NaN outside its range)."""
+    from lvc.eval.mpq.runner import value_at
+
     front, best = [], -np.inf
     for bpp, psnr in sorted(base):
         if psnr > best:
-            front.append((np.log(bpp), psnr))
+            front.append((bpp, psnr))
             best = psnr
-    xs, ys = zip(*front)
-    r = np.log(rate)
-    return float(np.interp(r, xs, ys)) if xs[0] <= r <= xs[-1] else float("nan")
+    curve = {"results": {"bpp": [b for b, _ in front], "psnr": [q for _, q in front]}}
+    at = value_at(curve, "bpp", "psnr", rate)
+    return float("nan") if at is None else at
 
 
 def luma(x: np.ndarray) -> np.ndarray:
@@ -80,8 +82,7 @@ def image_rows(path, args) -> list:
 
     import lvc
     from lvc.codecs.diffusion.codec import QUALITIES, IMPLICIT_QUALITIES
-    from lvc.codecs.diffusion.explicit import (BASE_CODEC, LEVELS, decode_explicit,
-                                               encode_explicit, resize, small_size)
+    from lvc.codecs.diffusion.explicit import LEVELS, decode_explicit, encode_base, encode_explicit
     from lvc.formats.container import read_header
     from PIL import Image
 
@@ -93,9 +94,8 @@ def image_rows(path, args) -> list:
         x = np.ascontiguousarray(x[(h - s) // 2:(h + s) // 2, (w - s) // 2:(w + s) // 2])
     runs = [(f"base L{i} (f{f}, q{q})", lambda x, i=i: encode_explicit(x, i),
              lambda d, x=x: decode_explicit(d, x.shape)) for i, (f, q) in enumerate(LEVELS)]
-    runs += [(f"base f{f}, q{q}", lambda x, f=f, q=q: lvc.encode(
-        resize(x, small_size(x.shape, f)), BASE_CODEC, q), lambda d, x=x: decode_explicit(
-            d, x.shape)) for f, q in BASE_EXTRA]
+    runs += [(f"base f{f}, q{q}", lambda x, f=f, q=q: encode_base(x, f, q),
+              lambda d, x=x: decode_explicit(d, x.shape)) for f, q in BASE_EXTRA]
     runs.append(("liveaction-rgb q1", lambda x: lvc.encode(x, "liveaction-rgb", 1), lvc.decode))
     runs += [(f"dualdiff q{q}", lambda x, q=q: lvc.encode(x, "dualdiff", q), lvc.decode)
              for q in args.qualities]

@@ -102,3 +102,20 @@ def test_parse_levels_and_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()       # nothing is created for a run that cannot start
+
+
+def test_files_that_are_not_checkpoints_give_one_line_errors(tmp_path, capsys):
+    from safetensors.numpy import save_file
+
+    from lvc.codecs.diffusion.train import main as dualdiff_main
+    from lvc.errors import run_main
+
+    text = tmp_path / "notes.txt"
+    text.write_text("not a checkpoint")
+    plain = tmp_path / "plain.safetensors"
+    save_file({"a": np.zeros(2)}, str(plain))
+    for path, message in [(text, "not an lvc training checkpoint"),
+                          (plain, "without lvc checkpoint metadata")]:
+        assert run_main(dualdiff_main, ["export", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..errors import BadInputError
 from ..formats.files import atomic_output
 
 
@@ -32,20 +33,33 @@ def save_checkpoint(path, model, optimizer, step: int, meta: dict | None = None)
     return Path(path)
 
 
+def _lvc_meta(f, path) -> dict:
+    meta = (f.metadata() or {}).get("lvc")
+    if meta is None:
+        raise BadInputError(f"{path}: a safetensors file without lvc checkpoint metadata")
+    return json.loads(meta)
+
+
+def _open(path, framework: str):
+    """``safe_open`` with a one-line error for a file that is not safetensors at all."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        return safe_open(str(path), framework=framework)
+    except SafetensorError as e:
+        raise BadInputError(f"{path}: not an lvc training checkpoint ({e})") from None
+
+
 def checkpoint_meta(path) -> dict:
     """A checkpoint's JSON metadata (step, config, ...) without loading tensors."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="np") as f:
-        return json.loads(f.metadata()["lvc"])
+    with _open(path, "np") as f:
+        return _lvc_meta(f, path)
 
 
 def load_checkpoint(path, model, optimizer=None) -> dict:
     """Restore model (and optimizer) state in place; returns the metadata dict."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), "pt") as f:
-        info = json.loads(f.metadata()["lvc"])
+    with _open(path, "pt") as f:
+        info = _lvc_meta(f, path)
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     if optimizer is not None:

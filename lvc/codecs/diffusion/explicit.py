@@ -31,12 +31,16 @@ def small_size(shape: tuple, factor: int) -> tuple:
     return max(1, -(-shape[0] // factor)), max(1, -(-shape[1] // factor))
 
 
-def encode_explicit(x: np.ndarray, level: int) -> bytes:
-    """The base codec's whole .lvc file of the downsampled image."""
+def encode_base(x: np.ndarray, factor: int, quality: int) -> bytes:
+    """The base codec's whole .lvc file of ``x`` shrunk by ``factor``."""
     import lvc
 
-    factor, quality = LEVELS[level]
     return lvc.encode(resize(x, small_size(x.shape, factor)), BASE_CODEC, quality)
+
+
+def encode_explicit(x: np.ndarray, level: int) -> bytes:
+    """The explicit stream at ``level`` (an index into ``LEVELS``)."""
+    return encode_base(x, *LEVELS[level])
 
 
 def decode_explicit(data: bytes, shape: tuple) -> np.ndarray:
