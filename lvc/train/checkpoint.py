@@ -1,7 +1,11 @@
 """Resumable training checkpoints without pickle: one safetensors file holding the
-model weights, the optimizer state and (as JSON metadata) step, config and log.
+model weights, optionally the optimizer state, and (as JSON metadata) step, config and log.
 
-Written atomically, so an interrupted save never leaves a broken checkpoint.
+With an optimizer the weights stay float32, so a resumed run continues bit for bit.
+Without one (the training loop's default) the floating-point weights are stored as
+float16: a continuation then costs tens of MB in the repository, not hundreds, and
+resumes with a fresh optimizer. Written atomically, so an interrupted save never
+leaves a broken checkpoint.
 """
 
 from __future__ import annotations
@@ -14,20 +18,27 @@ from ..formats.files import atomic_output
 
 
 def save_checkpoint(path, model, optimizer, step: int, meta: dict | None = None) -> Path:
+    """Write ``model`` (and ``optimizer``, unless None: then float16 weights only)."""
     import torch
     from safetensors.torch import save_file
 
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    opt = optimizer.state_dict()
-    scalars = {}
-    for pid, state in opt["state"].items():
-        for key, value in state.items():
-            if torch.is_tensor(value):
-                tensors[f"optim.{pid}.{key}"] = value.detach().cpu().contiguous()
-            else:
-                scalars[f"{pid}.{key}"] = value
-    info = {"step": step, "param_groups": opt["param_groups"], "optim_scalars": scalars,
-            **(meta or {})}
+    def stored(v):
+        v = v.detach().cpu()
+        return (v.half() if optimizer is None and v.is_floating_point() else v).contiguous()
+
+    tensors = {f"model.{k}": stored(v) for k, v in model.state_dict().items()}
+    info = {"step": step}
+    if optimizer is not None:
+        opt = optimizer.state_dict()
+        scalars = {}
+        for pid, state in opt["state"].items():
+            for key, value in state.items():
+                if torch.is_tensor(value):
+                    tensors[f"optim.{pid}.{key}"] = value.detach().cpu().contiguous()
+                else:
+                    scalars[f"{pid}.{key}"] = value
+        info.update(param_groups=opt["param_groups"], optim_scalars=scalars)
+    info.update(meta or {})
     with atomic_output(path, overwrite=True) as tmp:
         save_file(tensors, str(tmp), metadata={"lvc": json.dumps(info)})
     return Path(path)
@@ -57,12 +68,14 @@ def checkpoint_meta(path) -> dict:
 
 
 def load_checkpoint(path, model, optimizer=None) -> dict:
-    """Restore model (and optimizer) state in place; returns the metadata dict."""
+    """Restore model (and optimizer, when the file has its state) in place; returns the
+    metadata dict, with ``optimizer_restored`` saying whether the optimizer state came back."""
     with _open(path, "pt") as f:
         info = _lvc_meta(f, path)
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    if optimizer is not None:
+    info["optimizer_restored"] = optimizer is not None and bool(info.get("param_groups"))
+    if info["optimizer_restored"]:
         state: dict = {}
         for k, v in tensors.items():
             if k.startswith("optim."):
@@ -73,6 +86,55 @@ def load_checkpoint(path, model, optimizer=None) -> dict:
             state.setdefault(int(pid), {})[key] = v
         optimizer.load_state_dict({"state": state, "param_groups": info["param_groups"]})
     return info
+
+
+def load_weights(path, model) -> dict:
+    """Load network weights from a training checkpoint (``model.*`` tensors) or from a
+    shipped weights file (the state dict's own names): how a run starts from either.
+    Returns the file's metadata."""
+    with _open(path, "pt") as f:
+        info = _lvc_meta(f, path)
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    if any(k.startswith("model.") for k in tensors):
+        tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as e:
+        raise BadInputError(f"{path}: weights of another network ({str(e).splitlines()[0]})") \
+            from None
+    return info
+
+
+class Optimizers:
+    """Several optimisers (a main one and auxiliary ones) saved and restored as one
+    state: parameter ids and groups follow one another, as a single optimiser's would."""
+
+    def __init__(self, optimizers: list):
+        self.optimizers = list(optimizers)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for o in self.optimizers:
+            o.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self) -> dict:
+        state, groups, shift = {}, [], 0
+        for o in self.optimizers:
+            sd = o.state_dict()
+            state.update({k + shift: v for k, v in sd["state"].items()})
+            groups += [dict(g, params=[p + shift for p in g["params"]]) for g in sd["param_groups"]]
+            shift += sum(len(g["params"]) for g in sd["param_groups"])
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, saved: dict) -> None:
+        shift, g0 = 0, 0
+        for o in self.optimizers:
+            n_groups = len(o.param_groups)
+            n = sum(len(g["params"]) for g in o.param_groups)
+            groups = saved["param_groups"][g0: g0 + n_groups]
+            o.load_state_dict({
+                "state": {k - shift: v for k, v in saved["state"].items() if shift <= k < shift + n},
+                "param_groups": [dict(g, params=[p - shift for p in g["params"]]) for g in groups]})
+            shift, g0 = shift + n, g0 + n_groups
 
 
 class JsonlLog:
@@ -90,25 +152,3 @@ class JsonlLog:
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-
-
-class StepClock:
-    """When a training loop saves and stops: a checkpoint every ``ckpt_minutes``, and
-    a stop (with a checkpoint, by the caller) after ``minutes`` of this session."""
-
-    def __init__(self, ckpt_minutes: float, minutes: float | None = None):
-        import time
-
-        self._time = time.time
-        self.start = self.last = self._time()
-        self.ckpt_seconds, self.minutes = ckpt_minutes * 60, minutes
-
-    def elapsed(self) -> float:
-        return self._time() - self.start
-
-    def tick(self, step: int, save) -> bool:
-        """Call after step ``step``; saves at ``step + 1`` when due, True to stop."""
-        if self._time() - self.last > self.ckpt_seconds:
-            save(step + 1)
-            self.last = self._time()
-        return bool(self.minutes) and self.elapsed() > self.minutes * 60

@@ -61,3 +61,34 @@ class CropSampler:
                 crop = np.rot90(crop)
             out[i] = crop.transpose(2, 0, 1) / 127.5 - 1.0
         return out
+
+
+class DeviceCropSampler(CropSampler):
+    """``CropSampler``'s crops cut, flipped and scaled on ``device`` (a GPU): the images
+    are uploaded once and only the random draws stay on the CPU. ``batch(step)`` is a
+    float32 tensor on the device with the same values as ``CropSampler.batch(step)``."""
+
+    def __init__(self, images: list, size: int = 256, batch_size: int = 8, seed: int = 0,
+                 device="cuda"):
+        import torch
+
+        super().__init__(images, size, batch_size, seed)
+        self.device = torch.device(device)
+        self.tensors = [torch.tensor(im, device=self.device) for im in self.images]
+
+    def batch(self, step: int):
+        import torch
+
+        rng = np.random.default_rng([self.seed, step])
+        crops = []
+        for _ in range(self.batch_size):
+            im = self.tensors[rng.integers(len(self.tensors))]
+            y = rng.integers(0, im.shape[0] - self.size + 1)
+            x = rng.integers(0, im.shape[1] - self.size + 1)
+            crop = im[y: y + self.size, x: x + self.size]
+            if rng.random() < 0.5:
+                crop = crop.flip(1)
+            if rng.random() < 0.5:
+                crop = torch.rot90(crop)
+            crops.append(crop.permute(2, 0, 1))
+        return torch.stack(crops).float() / 127.5 - 1.0

@@ -15,13 +15,12 @@ network), a timestep uniform in 0..T-1, and regresses the clean crop from
 from __future__ import annotations
 
 import argparse
-import math
-import platform
+import json
 from pathlib import Path
 
 import numpy as np
 
-from ...train.checkpoint import JsonlLog, StepClock, load_checkpoint, save_checkpoint
+from ...train.loop import LoopOptions, TrainTask, add_arguments, options, run
 from .explicit import LEVELS, decode_explicit, encode_explicit
 
 DEFAULT_DATA = ("../shared/datasets/bsds500/train", "../shared/datasets/bsds500/test")
@@ -93,66 +92,68 @@ class PairSampler:
         return x, c
 
 
+class DenoiserTask(TrainTask):
+    """The conditional U-Net regressing x_0 from x_t (MSE), on (crop, condition) pairs."""
+
+    codec = "dualdiff"
+    lr_floor = 0.0
+
+    def __init__(self, sampler: "PairSampler", config: dict | None, seed: int, data):
+        self.sampler, self.config, self.seed, self.data = sampler, config or {}, seed, data
+
+    def build(self):
+        from .model import CondUNet, UNetConfig
+
+        return CondUNet(UNetConfig(**self.config))
+
+    def start(self, model, step: int, device) -> None:
+        import torch
+
+        from .diffc import T, abar
+
+        self.abars = torch.from_numpy(abar(np.arange(T))).float().to(device)
+        self.model_config = model.config.to_dict()
+
+    def batch(self, index: int, device):
+        import torch
+
+        from .diffc import T
+
+        x, c = (torch.from_numpy(a) for a in self.sampler.batch(index))
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        t = torch.randint(0, T, (x.shape[0],), generator=gen)
+        noise = torch.randn(x.shape, generator=gen)
+        return tuple(v.to(device) for v in (x, c, t, noise))
+
+    def forward(self, model, batch, ctx) -> dict:
+        x, c, t, noise = batch
+        a = self.abars[t][:, None, None, None]
+        return {"x0_hat": model(a.sqrt() * x + (1 - a).sqrt() * noise, c, t)}
+
+    def loss(self, out, batch, ctx) -> tuple:
+        import torch
+
+        return torch.nn.functional.mse_loss(out["x0_hat"], batch[0]), {}
+
+    def meta(self) -> dict:
+        return {"config": self.model_config, "batch_size": self.sampler.batch_size,
+                "crop": CROP, "drop": DROP,
+                "data": f"{self.data} (BSDS500 train+test and their explicit "
+                        "reconstructions, explicit.LEVELS)"}
+
+    def describe(self, step: int, logs: dict) -> str:
+        return f"step {step} loss {logs['loss']:.5f}"
+
+
 def train(data, out, steps: int = 3000, minutes: float | None = None, batch_size: int = 16,
           lr: float = 2e-4, seed: int = 0, threads: int | None = None,
-          ckpt_minutes: float = 5.0, config: dict | None = None) -> Path:
-    import torch
-
-    from .diffc import T, abar
-    from .model import CondUNet, UNetConfig
-
-    if threads:
-        torch.set_num_threads(threads)
-    sampler = PairSampler(data, batch_size, seed)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt, log = out / "checkpoint.safetensors", JsonlLog(out / "log.jsonl")
-    torch.manual_seed(seed)
-    model = CondUNet(UNetConfig(**(config or {})))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    start, wall = 0, 0.0
-    if ckpt.exists():
-        info = load_checkpoint(ckpt, model, opt)
-        start, wall = info["step"], info.get("wall_seconds", 0.0)
-        print(f"resumed at step {start} ({wall / 60:.1f} min trained)")
-    abars = torch.from_numpy(abar(np.arange(T))).float()
-    clock = StepClock(ckpt_minutes, minutes)
-
-    def save(step):
-        save_checkpoint(ckpt, model, opt, step, {
-            "codec": "dualdiff", "config": model.config.to_dict(), "steps_target": steps,
-            "wall_seconds": wall + clock.elapsed(), "batch_size": batch_size, "crop": CROP,
-            "drop": DROP, "data": f"{data} (BSDS500 train+test and their explicit "
-                                  "reconstructions, explicit.LEVELS)",
-            "hardware": f"{platform.processor() or platform.machine()}, "
-                        f"{torch.get_num_threads()} threads"})
-
-    step = start
-    for step in range(start, steps):
-        frac = step / max(1, steps)
-        for g in opt.param_groups:
-            g["lr"] = lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * frac))
-        x, c = (torch.from_numpy(a) for a in sampler.batch(step))
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + step)
-        t = torch.randint(0, T, (x.shape[0],), generator=gen)
-        a = abars[t][:, None, None, None]
-        noise = torch.randn(x.shape, generator=gen)
-        x_t = a.sqrt() * x + (1 - a).sqrt() * noise
-        loss = torch.nn.functional.mse_loss(model(x_t, c, t), x)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step % 20 == 0 or step == steps - 1:
-            log.write(step=step, loss=float(loss.detach()), lr=opt.param_groups[0]["lr"],
-                      minutes=(wall + clock.elapsed()) / 60)
-            print(f"step {step} loss {float(loss.detach()):.5f}", flush=True)
-        if clock.tick(step, save):
-            step += 1
-            break
-    else:
-        step = steps
-    save(step)
-    return ckpt
+          ckpt_minutes: float = 5.0, config: dict | None = None, device: str = "cpu",
+          precision: str = "fp32", save_optimizer: bool = False) -> Path:
+    """Train (or resume) the run in ``out`` on the shared loop (``lvc.train.loop``)."""
+    task = DenoiserTask(PairSampler(data, batch_size, seed), config, seed, data)
+    return run(task, out, LoopOptions(steps=steps, lr=lr, minutes=minutes, device=device,
+                                      precision=precision, threads=threads, seed=seed,
+                                      ckpt_minutes=ckpt_minutes, save_optimizer=save_optimizer))
 
 
 def main(argv=None):
@@ -164,11 +165,9 @@ def main(argv=None):
     t = sub.add_parser("train")
     t.add_argument("--data", default="runs/dualdiff-data")
     t.add_argument("--out", default="runs/dualdiff")
-    t.add_argument("--steps", type=int, default=3000)
-    t.add_argument("--minutes", type=float)
+    add_arguments(t, steps=3000, lr=2e-4)
     t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--lr", type=float, default=2e-4)
-    t.add_argument("--threads", type=int)
+    t.add_argument("--config", type=json.loads, help="U-Net config as JSON (default: UNetConfig())")
     e = sub.add_parser("export", help="checkpoint -> assets/weights/dualdiff.safetensors "
                                       "and its manifest entry")
     e.add_argument("checkpoint", nargs="?", default="runs/dualdiff/checkpoint.safetensors")
@@ -185,8 +184,9 @@ def main(argv=None):
         entry = export(args.checkpoint)
         print(f"exported {entry['file']} ({entry['steps']} steps, sha256 {entry['sha256'][:12]})")
     else:
-        train(args.data, args.out, args.steps, args.minutes, args.batch_size, args.lr,
-              threads=args.threads)
+        task = DenoiserTask(PairSampler(args.data, args.batch_size, args.seed), args.config,
+                            args.seed, args.data)
+        run(task, args.out, options(args))
 
 
 if __name__ == "__main__":

@@ -16,13 +16,14 @@ Schedule: Adam, ``--lr`` for the first 80% of the steps and a tenth of it after.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 
 from ...errors import BadInputError
-from ...train.checkpoint import JsonlLog, load_checkpoint, save_checkpoint
+from ...train.checkpoint import checkpoint_meta, load_checkpoint
 from ...train.data import CropSampler, load_folder
+from ...train.loop import LoopOptions, TrainTask, add_arguments, options
+from ...train.loop import run as loop_run
 from ..latent_coding import bottleneck_medians
 from ..mlicv2.train import DEFAULT_DATA
 from .weights import AUX_GROUPS, CODECS, CORE, SLICE, host_model, host_sha256, permuted_host, plan
@@ -57,85 +58,123 @@ def validation_bpp(model, ys, hypers, crop: int) -> float:
     return bits / (len(ys) * crop * crop)
 
 
+class SliceTask(TrainTask):
+    """The slice networks of a slice codec on its frozen host: the rate of y (bits per
+    pixel) on batches drawn from a pool of host latents, held-out rate at checkpoints."""
+
+    schedule = "step"
+    grad_clip = 1.0
+
+    def __init__(self, codec_id: str, quality: int, data, batch: int, crop: int, pool: int,
+                 seed: int, log, core: int, group: int, val, aux_groups):
+        if codec_id not in CODECS:
+            raise BadInputError(f"unknown slice codec {codec_id!r} (known: {', '.join(CODECS)})")
+        if batch < 1 or pool < batch or crop < 64 or crop % 64:
+            raise BadInputError("--batch must be positive, --pool >= --batch and "
+                                "--crop a multiple of 64")
+        self.codec, self.quality, self.data, self.val = codec_id, quality, data, val
+        self.batch_size, self.crop, self.pool, self.seed, self.log = batch, crop, pool, seed, log
+        self.host_id, kind = CODECS[codec_id]
+        self.zm = host_model(self.host_id, quality)
+        self.order, self.layout = plan(self.zm.model, kind, core, group, aux_groups)
+        self.host_bpp = None
+
+    def build(self):
+        from .slices import SliceEntropyModel
+
+        return SliceEntropyModel(self.layout)
+
+    def optimizers(self, model, lr: float) -> list:
+        import torch
+
+        return [torch.optim.Adam(model.nets.parameters(), lr=lr)]
+
+    def resumed(self, model, info: dict) -> None:
+        if tuple(info["order"]) != self.order or info["layout"] != self.layout.to_dict():
+            raise BadInputError("the run folder's checkpoint belongs to another channel order "
+                                "or layout; use a new --out")
+        self.host_bpp = info.get("val_bpp_y_host")
+
+    def prepare_val(self, device) -> None:
+        """The held-out latents (``VAL_CROPS`` crops of ``val`` through the host)."""
+        self.host, self.device = permuted_host(self.zm, self.order), device
+        val_images = load_folder(self.val, self.crop)
+        self.val_ys, self.val_hypers = latent_pool(
+            self.host, CropSampler(val_images, self.crop, 16, self.seed), VAL_CROPS)
+
+    def start(self, model, step: int, device) -> None:
+        t0 = time.time()
+        self.prepare_val(device)
+        host = self.host
+        ys, hypers = latent_pool(host, CropSampler(load_folder(self.data, self.crop), self.crop,
+                                                   16, self.seed), self.pool)
+        self.ys, self.hypers = ys.to(device), hypers.to(device)
+        self.log(f"{self.codec} q{self.quality}: {len(self.layout.sizes)} slices "
+                 f"{list(self.layout.sizes)} in {len(self.layout.stages())} stages; pool of "
+                 f"{self.pool} crops ready in {time.time() - t0:.0f} s")
+        if self.host_bpp is None:  # the correction networks start at zero: the host's rate
+            self.host_bpp = self.held_out(model)
+            self.log(f"held-out rate of y with the host's own entropy model: "
+                     f"{self.host_bpp:.4f} bpp")
+
+    def held_out(self, model) -> float:
+        return validation_bpp(model, self.val_ys.to(self.device), self.val_hypers.to(self.device),
+                              self.crop)
+
+    def batch(self, index: int, device):
+        import numpy as np
+        import torch
+
+        idx = torch.from_numpy(np.random.default_rng([self.seed, index])
+                               .integers(0, self.pool, self.batch_size)).to(device)
+        return self.ys[idx], self.hypers[idx]
+
+    def forward(self, model, batch, ctx) -> dict:
+        return {"bits": model.rate_bits(*batch)}
+
+    def loss(self, out, batch, ctx) -> tuple:
+        bpp = out["bits"] / (self.batch_size * self.crop * self.crop)
+        return bpp, {"bpp_y": float(bpp.detach())}
+
+    def on_checkpoint(self, model, step: int) -> dict:
+        return {"val_bpp_y": self.held_out(model)}
+
+    def meta(self) -> dict:
+        return {"quality": self.quality, "host": self.host_id,
+                "host_sha256": host_sha256(self.host_id, self.quality), "order": list(self.order),
+                "layout": self.layout.to_dict(), "data": [str(d) for d in self.data],
+                "crop": self.crop, "batch": self.batch_size, "pool": self.pool,
+                "loss": "rate of y (bits per pixel), host frozen",
+                "val_bpp_y_host": self.host_bpp}
+
+    def describe(self, step: int, logs: dict) -> str:
+        held = f", held out {logs['val_bpp_y']:.4f}" if "val_bpp_y" in logs else ""
+        return f"step {step + 1}: y {logs['bpp_y']:.4f} bpp{held}"
+
+
 def run(codec_id: str, quality: int, out, data=DEFAULT_DATA, steps: int = 1500,
         batch: int = 8, crop: int = 256, pool: int = 1200, lr: float = 1e-3, seed: int = 0,
         checkpoint_every: int = 100, log=print, core: int = CORE, group: int = SLICE,
-        val=DEFAULT_VAL, aux_groups: int | None = AUX_GROUPS) -> Path:
-    """Train (or resume) the run in ``out``; returns its checkpoint path."""
-    import numpy as np
-    import torch
-
-    from .slices import SliceEntropyModel
-
-    if codec_id not in CODECS:
-        raise BadInputError(f"unknown slice codec {codec_id!r} (known: {', '.join(CODECS)})")
-    if steps < 1 or batch < 1 or pool < batch or crop < 64 or crop % 64:
-        raise BadInputError("--steps, --batch must be positive, --pool >= --batch and "
-                            "--crop a multiple of 64")
-    host_id, kind = CODECS[codec_id]
-    zm = host_model(host_id, quality)
-    order, layout = plan(zm.model, kind, core, group, aux_groups)
-    host = permuted_host(zm, order)
+        val=DEFAULT_VAL, aux_groups: int | None = AUX_GROUPS,
+        opts: LoopOptions | None = None) -> Path:
+    """Train (or resume) the run in ``out`` on the shared loop; returns its checkpoint.
+    ``opts`` (device, precision, budget, ...) replaces ``steps``, ``lr``, ``seed`` and
+    ``checkpoint_every``."""
+    opts = opts or LoopOptions(steps=steps, lr=lr, seed=seed, ckpt_every=checkpoint_every,
+                               log_every=checkpoint_every)
+    task = SliceTask(codec_id, quality, data, batch, crop, pool, opts.seed, log, core, group,
+                     val, aux_groups)
     out = Path(out)
-    ckpt = out / "checkpoint.safetensors"
-    torch.manual_seed(seed)
-    model = SliceEntropyModel(layout)
-    opt = torch.optim.Adam(model.nets.parameters(), lr=lr)
-    step, wall = 0, 0.0
-    if ckpt.is_file():
-        info = load_checkpoint(ckpt, model, opt)
-        if tuple(info["order"]) != order or info["layout"] != layout.to_dict():
-            raise BadInputError(f"{ckpt} belongs to another channel order or layout; "
-                                "use a new --out")
-        step, wall = info["step"], info.get("wall_seconds", 0.0)
-        log(f"resuming {ckpt} at step {step}")
-    t0 = time.time()
-    val_images = load_folder(val, crop)
-    train_images = load_folder(data, crop) if step < steps else None
-    val_ys, val_hypers = latent_pool(host, CropSampler(val_images, crop, 16, seed), VAL_CROPS)
-    if step >= steps:
-        log(f"held-out rate of y: {validation_bpp(model, val_ys, val_hypers, crop):.4f} bpp")
-        return ckpt
-    out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known good
-    jsonl = JsonlLog(out / "log.jsonl")
-    ys, hypers = latent_pool(host, CropSampler(train_images, crop, 16, seed), pool)
-    log(f"{codec_id} q{quality}: {len(layout.sizes)} slices {list(layout.sizes)} in "
-        f"{len(layout.stages())} stages; pool of {pool} crops ready in {time.time() - t0:.0f} s")
-    meta = {"codec": codec_id, "quality": quality, "host": host_id,
-            "host_sha256": host_sha256(host_id, quality), "order": list(order),
-            "layout": layout.to_dict(), "data": [str(d) for d in data], "crop": crop,
-            "batch": batch, "pool": pool, "lr": lr, "seed": seed,
-            "loss": "rate of y (bits per pixel), host frozen",
-            "hardware": f"{platform.machine()}, {torch.get_num_threads()} threads"}
-    if step == 0:  # the correction networks start at zero: this is the host's own rate
-        meta["val_bpp_y_host"] = validation_bpp(model, val_ys, val_hypers, crop)
-        log(f"held-out rate of y with the host's own entropy model: "
-            f"{meta['val_bpp_y_host']:.4f} bpp")
-    else:
-        meta["val_bpp_y_host"] = info.get("val_bpp_y_host")
-    pixels = batch * crop * crop
-    model.train()
-    start = step
-    while step < steps:
-        for group in opt.param_groups:
-            group["lr"] = lr if step < 0.8 * steps else lr / 10
-        idx = torch.from_numpy(np.random.default_rng([seed, step]).integers(0, pool, batch))
-        bpp = model.rate_bits(ys[idx], hypers[idx]) / pixels
-        opt.zero_grad()
-        bpp.backward()
-        torch.nn.utils.clip_grad_norm_(model.nets.parameters(), 1.0)
-        opt.step()
-        step += 1
-        if step % checkpoint_every == 0 or step == steps:
-            seconds = wall + time.time() - t0
-            held_out = validation_bpp(model, val_ys, val_hypers, crop)
-            jsonl.write(step=step, bpp_y=float(bpp.detach()), val_bpp_y=held_out,
-                        seconds=round(seconds, 1))
-            save_checkpoint(ckpt, model, opt, step, {**meta, "wall_seconds": seconds,
-                                                     "val_bpp_y": held_out})
-            log(f"step {step}: y {float(bpp.detach()):.4f} bpp, held out {held_out:.4f} "
-                f"({(step - start) / max(time.time() - t0, 1e-9):.2f} steps/s)")
-    return ckpt
+    if (out / "checkpoint.safetensors").is_file():
+        info = checkpoint_meta(out / "checkpoint.safetensors")
+        if info["step"] >= opts.steps:  # finished: report the held-out rate, train nothing
+            model = task.build()
+            load_checkpoint(out / "checkpoint.safetensors", model)
+            task.resumed(model, info)
+            task.prepare_val("cpu")
+            log(f"held-out rate of y: {task.held_out(model):.4f} bpp")
+            return out / "checkpoint.safetensors"
+    return loop_run(task, out, opts, log=log)
 
 
 def main(argv=None) -> int:
@@ -145,11 +184,10 @@ def main(argv=None) -> int:
     ap.add_argument("--quality", type=int, default=2, help="host quality (1-3)")
     ap.add_argument("--out", help="run folder (default runs/<codec>-q<quality>)")
     ap.add_argument("--data", nargs="+", default=list(DEFAULT_DATA))
-    ap.add_argument("--steps", type=int, default=1500)
+    add_arguments(ap, steps=1500, lr=1e-3, ckpt_every=100)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=256)
     ap.add_argument("--pool", type=int, default=1200, help="training crops in the latent pool")
-    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--core", type=int, default=CORE, help="ISCS core width (channels)")
     ap.add_argument("--group", type=int, default=SLICE,
                     help="auxiliary group (ISCS) or slice (original order) width")
@@ -157,21 +195,16 @@ def main(argv=None) -> int:
                     help="auxiliary groups (ISCS), decoded side by side; 0: groups of --group")
     ap.add_argument("--val", nargs="+", default=list(DEFAULT_VAL),
                     help="held-out images whose rate is logged")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--export", action="store_true",
                     help="after training, ship the run as the codec's weights at --quality")
     ap.add_argument("--weights-dir", help="where --export writes (default assets/weights)")
     args = ap.parse_args(argv)
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     out = args.out or f"runs/{args.codec}-q{args.quality}"
-    ckpt = run(args.codec, args.quality, out, args.data, args.steps, args.batch, args.crop,
-               args.pool, args.lr, args.seed, log=lambda s: print(s, flush=True),
-               core=args.core, group=args.group, val=args.val,
-               aux_groups=args.aux_groups or None)
+    opts = options(args)
+    opts.log_every = opts.ckpt_every or 100
+    ckpt = run(args.codec, args.quality, out, args.data, batch=args.batch, crop=args.crop,
+               pool=args.pool, log=lambda s: print(s, flush=True), core=args.core,
+               group=args.group, val=args.val, aux_groups=args.aux_groups or None, opts=opts)
     if args.export:
         from .weights import export
 

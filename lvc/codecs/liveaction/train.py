@@ -18,14 +18,15 @@ the encoder is frozen and the decoder fine-tuned on rounded latents.
 from __future__ import annotations
 
 import argparse
+import json
 import math
-import platform
 from pathlib import Path
 
 import numpy as np
 
-from ...train.checkpoint import JsonlLog, StepClock, load_checkpoint, save_checkpoint
-from ...train.data import CropSampler, load_folder
+from ...errors import BadInputError
+from ...train.data import CropSampler, DeviceCropSampler, load_folder
+from ...train.loop import LoopOptions, TrainTask, add_arguments, options, run
 
 DEFAULT_DATA = ("../shared/datasets/bsds500/train", "../shared/datasets/bsds500/test")
 SMALL = dict(latent_channels=192, decoder_width=384, decoder_blocks=4, mbconv_expansion=4,
@@ -72,11 +73,92 @@ def level_latent(model, z, channels: int, step: float, noisy: bool):
     return torch.cat([kept, pad], 1), v[:, :channels]
 
 
-def lr_at(step: int, total: int, peak: float, warmup: int = 100) -> float:
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    t = min(1.0, (step - warmup) / max(1, total - warmup))
-    return 1e-5 + 0.5 * (peak - 1e-5) * (1 + math.cos(math.pi * t))
+class LiVeActionTask(TrainTask):
+    """LiVeAction on crops from ``sampler``: nested channel dropout over ``rate_levels``
+    with noise end-to-end for ``joint_fraction`` of the run, then decoder-only on
+    rounded latents at ``fine_tune_step``."""
+
+    def __init__(self, sampler, config: dict, rate_levels=RATE_LEVELS, lam: float = 0.03,
+                 joint_fraction: float = 0.7, fine_tune_step: float | None = FINE_TUNE_STEP,
+                 codec_id: str = "liveaction-rgb", spectral: float = 0.0, seed: int = 0,
+                 record: dict | None = None):
+        self.sampler, self.config, self.rate_levels = sampler, config, rate_levels
+        self.lam, self.joint_fraction, self.spectral, self.seed = lam, joint_fraction, spectral, seed
+        self.final_levels = [(k, fine_tune_step or d) for k, d in rate_levels]
+        self.codec, self.record = codec_id, record or {}
+
+    def build(self):
+        from .model import LiVeAction, LiVeActionConfig
+
+        model = LiVeAction(LiVeActionConfig(**self.config))
+        if self.spectral and model.config.ndim != 1:
+            raise BadInputError("the spectral loss is for 1-D (audio) models")
+        return model
+
+    def start(self, model, step: int, device) -> None:
+        import torch
+
+        if step == 0 and model.config.projection == "dense":
+            from .warmstart import pca_init
+
+            # crops drawn from a seed range the training steps never use
+            pca_init(model, (torch.from_numpy(self.sampler.batch(10**9 + i)).to(device)
+                             for i in range(WARM_START_BATCHES)), step=self.rate_levels[0][1])
+            print("warm start: PCA projections, zero residual branches")
+        self.rng = np.random.default_rng([self.seed, step])  # the level draws
+
+    def batch(self, index: int, device):
+        import torch
+
+        x = self.sampler.batch(index)
+        return torch.from_numpy(x).to(device) if isinstance(x, np.ndarray) else x.to(device)
+
+    def frozen(self, ctx) -> bool:
+        if ctx.timed:
+            return ctx.progress >= self.joint_fraction
+        return ctx.step >= int(self.joint_fraction * ctx.steps)
+
+    def forward(self, model, x, ctx) -> dict:
+        import torch
+
+        frozen = self.frozen(ctx)
+        model.encoder.requires_grad_(not frozen)
+        model.quantizer.requires_grad_(not frozen)
+        k, delta = (self.final_levels if frozen else self.rate_levels)[
+            self.rng.integers(len(self.rate_levels))]
+        ctx.state.update(k=k, delta=delta, frozen=frozen)
+        with torch.set_grad_enabled(not frozen):
+            z = model.encode(x)
+        latent, companded = level_latent(model, z, k, delta, noisy=not frozen)
+        return {"x_hat": model.decode(latent, size=tuple(x.shape[2:]), clamp=False),
+                "companded": companded}
+
+    def loss(self, out, x, ctx) -> tuple:
+        from .model import liveaction_loss, spectral_loss
+
+        x_hat, k, delta = out["x_hat"], ctx.state["k"], ctx.state["delta"]
+        loss = liveaction_loss(x, x_hat, out["companded"], self.lam, floor=delta)
+        if self.spectral:
+            loss = loss + self.spectral * spectral_loss(x, x_hat)
+        mse = float(((x_hat.detach().clamp(-1, 1) - x) ** 2).mean()) / 4  # [0,1] scale
+        return loss, {"psnr": -10 * math.log10(max(mse, 1e-12)), "channels": k,
+                      "delta": delta, "frozen": ctx.state["frozen"]}
+
+    def meta(self) -> dict:
+        return {**self.record, "config": dict(self.model_config()),
+                "rate_levels": self.final_levels, "training_levels": self.rate_levels,
+                "lam": self.lam, "spectral": self.spectral,
+                "joint_fraction": self.joint_fraction}
+
+    def model_config(self) -> dict:
+        from .model import LiVeActionConfig
+
+        return LiVeActionConfig(**self.config).to_dict()
+
+    def describe(self, step: int, logs: dict) -> str:
+        return (f"step {step} loss {logs['loss']:.4f} psnr {logs['psnr']:.2f} "
+                f"k={logs['channels']} d={logs['delta']}"
+                + (" (decoder only)" if logs["frozen"] else ""))
 
 
 def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int = 8,
@@ -84,115 +166,66 @@ def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int 
           data=DEFAULT_DATA, threads: int | None = None, seed: int = 0, ckpt_minutes: float = 5,
           config: dict | None = None, rate_levels=RATE_LEVELS,
           fine_tune_step: float | None = FINE_TUNE_STEP, codec_id: str = "liveaction-rgb",
-          sampler=None, spectral: float = 0.0):
-    """Train (or resume) the run in ``out``. ``sampler`` (``.batch(step)`` -> float32
-    ``(N, C, *axes)`` in [-1, 1]) replaces the image crops of ``data`` for other
-    modalities; ``data`` is then only recorded. ``spectral > 0`` adds that weight times
+          sampler=None, spectral: float = 0.0, device: str = "cpu", precision: str = "fp32",
+          save_optimizer: bool = False, schedule: str | None = None, log_every: int = 20):
+    """Train (or resume) the run in ``out`` on the shared loop (``lvc.train.loop``).
+    ``sampler`` (``.batch(step)`` -> float32 ``(N, C, *axes)`` in [-1, 1]) replaces the
+    image crops of ``data`` for other modalities; ``data`` is then only recorded. On a
+    GPU the image crops are drawn there. ``spectral > 0`` adds that weight times
     ``model.spectral_loss`` (1-D signals only)."""
-    import torch
-
-    from .model import LiVeAction, LiVeActionConfig, liveaction_loss, spectral_loss
-
-    if threads:
-        torch.set_num_threads(threads)
     if sampler is None:  # fail before mkdir
-        sampler = CropSampler(load_folder(data, crop), crop, batch_size, seed)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt, log = out / "checkpoint.safetensors", JsonlLog(out / "log.jsonl")
-    torch.manual_seed(seed)
-    model = LiVeAction(LiVeActionConfig(**(config or SMALL)))
-    if spectral and model.config.ndim != 1:
-        from ...errors import BadInputError
-
-        raise BadInputError("the spectral loss is for 1-D (audio) models")
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    start, wall = 0, 0.0
-    if ckpt.exists():
-        info = load_checkpoint(ckpt, model, opt)
-        start, wall = info["step"], info.get("wall_seconds", 0.0)
-        print(f"resumed at step {start} ({wall / 60:.1f} min trained)")
-    if start == 0 and model.config.projection == "dense":
-        from .warmstart import pca_init
-
-        # crops drawn from a seed range the training steps never use
-        pca_init(model, (torch.from_numpy(sampler.batch(10**9 + i))
-                         for i in range(WARM_START_BATCHES)), step=rate_levels[0][1])
-        print("warm start: PCA projections, zero residual branches")
-    rng = np.random.default_rng([seed, start])
-    clock = StepClock(ckpt_minutes, minutes)
-    joint_steps = int(joint_fraction * steps)
-    final_levels = [(k, fine_tune_step or d) for k, d in rate_levels]
-
-    def save(step):
-        save_checkpoint(ckpt, model, opt, step, {
-            "codec": codec_id,
-            "wall_seconds": wall + clock.elapsed(), "config": model.config.to_dict(),
-            "rate_levels": final_levels, "training_levels": rate_levels,
-            "steps_target": steps, "lam": lam, "spectral": spectral,
-            "batch_size": batch_size, "crop": crop, "data": list(map(str, data)),
-            "hardware": f"{platform.processor() or platform.machine()}, "
-                        f"{torch.get_num_threads()} threads"})
-
-    step = start
-    for step in range(start, steps):
-        frozen = step >= joint_steps
-        model.encoder.requires_grad_(not frozen)
-        model.quantizer.requires_grad_(not frozen)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, steps, lr)
-        x = torch.from_numpy(sampler.batch(step))
-        k, delta = (final_levels if frozen else rate_levels)[rng.integers(len(rate_levels))]
-        with torch.set_grad_enabled(not frozen):
-            z = model.encode(x)
-        latent, companded = level_latent(model, z, k, delta, noisy=not frozen)
-        x_hat = model.decode(latent, size=tuple(x.shape[2:]), clamp=False)
-        loss = liveaction_loss(x, x_hat, companded, lam, floor=delta)
-        if spectral:
-            loss = loss + spectral * spectral_loss(x, x_hat)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step % 20 == 0 or step == steps - 1:
-            mse = float(((x_hat.detach().clamp(-1, 1) - x) ** 2).mean()) / 4  # [0,1] scale
-            log.write(step=step, loss=float(loss.detach()), psnr=-10 * math.log10(max(mse, 1e-12)),
-                      channels=k, delta=delta, lr=opt.param_groups[0]["lr"], frozen=frozen,
-                      minutes=(wall + clock.elapsed()) / 60)
-            print(f"step {step} loss {float(loss.detach()):.4f} psnr {-10 * math.log10(max(mse, 1e-12)):.2f}"
-                  f" k={k} d={delta} {'(decoder only)' if frozen else ''}", flush=True)
-        if clock.tick(step, save):
-            step += 1
-            break
-    else:
-        step = steps
-    save(step)
-    return ckpt
+        images = load_folder(data, crop)
+        sampler = (CropSampler(images, crop, batch_size, seed) if device == "cpu"
+                   else DeviceCropSampler(images, crop, batch_size, seed, device))
+    task = LiVeActionTask(sampler, config or SMALL, rate_levels, lam, joint_fraction,
+                          fine_tune_step, codec_id, spectral, seed,
+                          record={"batch_size": batch_size, "crop": crop,
+                                  "data": list(map(str, data))})
+    opts = LoopOptions(steps=steps, lr=lr, minutes=minutes, device=device, precision=precision,
+                       threads=threads, seed=seed, ckpt_minutes=ckpt_minutes,
+                       save_optimizer=save_optimizer, schedule=schedule, log_every=log_every)
+    return run(task, out, opts)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m lvc.train liveaction", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m lvc.train liveaction", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--codec", default="liveaction-rgb",
                     help="liveaction-rgb (images) or a signal model: "
                          "liveaction-audio, liveaction-audio4, liveaction-hsi, liveaction-volume")
     ap.add_argument("--out", help="run folder (default runs/<codec>)")
-    ap.add_argument("--steps", type=int, default=4000)
-    ap.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this long")
-    ap.add_argument("--batch-size", type=int, default=8)
+    add_arguments(ap, steps=4000, lr=5e-4)
+    ap.add_argument("--batch-size", type=int, help="default 8 (images) or the model's")
     ap.add_argument("--crop", type=int, default=256)
-    ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--lam", type=float, default=0.03)
-    ap.add_argument("--threads", type=int)
+    ap.add_argument("--joint-fraction", type=float, default=0.7,
+                    help="share of the run trained end to end (then decoder only)")
+    ap.add_argument("--levels", nargs="+", metavar="K:STEP",
+                    help="training levels (channels:step; default: RATE_LEVELS for images, "
+                         "the model's for signals)")
+    ap.add_argument("--config", type=json.loads, help="network config as JSON "
+                    "(default: SMALL for images, the model's for signals)")
     ap.add_argument("--spectral", type=float, default=0.0,
                     help="weight of the log-spectrum loss (1-D audio models; 0 = off)")
     ap.add_argument("--data", nargs="+", default=list(DEFAULT_DATA))
+    ap.add_argument("--data-root", help="the datasets folder of the signal models' training "
+                                        "splits (default ../shared/datasets)")
     args = ap.parse_args(argv)
     out = args.out or ("runs/liveaction-image" if args.codec == "liveaction-rgb"
                        else f"runs/{args.codec}")
+    opts = options(args)
     if args.codec == "liveaction-rgb":
-        train(out, args.steps, args.minutes, args.batch_size, args.crop, args.lr, args.lam,
-              data=args.data, threads=args.threads)
-        return
-    from ...errors import BadInputError
+        batch = args.batch_size or 8
+        images = load_folder(args.data, args.crop)
+        sampler = (CropSampler(images, args.crop, batch, args.seed) if opts.device == "cpu"
+                   else DeviceCropSampler(images, args.crop, batch, args.seed, opts.device))
+        task = LiVeActionTask(sampler, args.config or SMALL,
+                              parse_levels(args.levels) if args.levels else RATE_LEVELS,
+                              lam=args.lam,
+                              joint_fraction=args.joint_fraction, seed=args.seed,
+                              record={"batch_size": batch, "crop": args.crop,
+                                      "data": list(args.data)})
+        return run(task, out, opts)
     from .signal_data import SignalCropSampler, training_signals
     from .signals import SPECS
 
@@ -200,12 +233,19 @@ def main(argv=None):
         raise BadInputError(f"unknown LiVeAction model {args.codec!r} "
                             f"(known: liveaction-rgb, {', '.join(SPECS)})")
     spec = SPECS[args.codec]
-    sampler = SignalCropSampler(training_signals(spec.codec_id), spec.crop, spec.batch_size,
+    batch = args.batch_size or spec.batch_size
+    signals = (training_signals(spec.codec_id, args.data_root) if args.data_root
+               else training_signals(spec.codec_id))
+    sampler = SignalCropSampler(signals, spec.crop, batch,
                                 sign_flip=spec.modality == "audio")
-    train(out, args.steps, args.minutes, spec.batch_size, list(spec.crop), args.lr, args.lam,
-          data=[f"lvc.codecs.liveaction.signal_data training split of {spec.codec_id}"],
-          threads=args.threads, config=spec.config, rate_levels=spec.rate_levels,
-          codec_id=spec.codec_id, sampler=sampler, spectral=args.spectral)
+    task = LiVeActionTask(sampler, args.config or spec.config,
+                          parse_levels(args.levels) if args.levels else spec.rate_levels, args.lam,
+                          args.joint_fraction, codec_id=spec.codec_id, spectral=args.spectral,
+                          seed=args.seed, record={
+                              "batch_size": batch, "crop": list(spec.crop),
+                              "data": [f"lvc.codecs.liveaction.signal_data training split "
+                                       f"of {spec.codec_id}"]})
+    return run(task, out, opts)
 
 
 if __name__ == "__main__":

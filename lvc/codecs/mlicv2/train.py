@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import platform
-import time
 from pathlib import Path
 
 from ...errors import BadInputError
-from ...train.checkpoint import JsonlLog, load_checkpoint, save_checkpoint
 from ...train.data import CropSampler, load_folder
+from ...train.loop import TrainTask, add_arguments, options, run
 
 DEFAULT_DATA = ("../shared/datasets/bsds500/train", "../shared/datasets/bsds500/test")
 MODELS = ("mlicv2-tiny", "mlicv2-tiny-base", "hyperprior")
@@ -63,6 +61,70 @@ def rate_distortion(out: dict, x, lmbda: float) -> tuple:
     return lmbda * 255 ** 2 * mse + bpp, bpp, mse
 
 
+class RDTask(TrainTask):
+    """``lambda * 255^2 * MSE + bpp`` on [0, 1] crops; the EntropyBottleneck quantiles
+    take their own auxiliary step (Adam, 1e-3) after each main step."""
+
+    schedule = "constant"
+    grad_clip = 1.0
+
+    def __init__(self, name: str, lmbda: float, sampler, init: str | None = None,
+                 record: dict | None = None):
+        self.name, self.lmbda, self.sampler, self.init = name, lmbda, sampler, init
+        self.codec, self.record = name, record or {}
+
+    def build(self):
+        model, self.config = build(self.name)
+        return model
+
+    def optimizers(self, model, lr: float) -> list:
+        import torch
+
+        main = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
+        aux = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
+        self.aux_optimizer = torch.optim.Adam(aux, lr=1e-3)
+        return [torch.optim.Adam(main, lr=lr), self.aux_optimizer]
+
+    def start(self, model, step: int, device) -> None:
+        if step == 0 and self.init:  # a resumed run keeps its own weights
+            from ...train.checkpoint import load_weights
+
+            load_weights(self.init, model)  # a run's checkpoint or shipped weights
+            print(f"starting from the weights of {self.init}")
+
+    def batch(self, index: int, device):
+        import torch
+
+        return torch.from_numpy((self.sampler.batch(index) + 1.0) / 2.0).to(device)
+
+    def forward(self, model, x, ctx) -> dict:
+        out = model(x)
+        return {"x_hat": out["x_hat"], **{f"lik.{k}": v for k, v in out["likelihoods"].items()}}
+
+    def loss(self, out, x, ctx) -> tuple:
+        liks = {k[4:]: v for k, v in out.items() if k.startswith("lik.")}
+        loss, bpp, mse = rate_distortion({"x_hat": out["x_hat"], "likelihoods": liks}, x,
+                                         self.lmbda)
+        return loss, {"bpp": float(bpp.detach()),
+                      "psnr": 10 * math.log10(1.0 / max(float(mse.detach()), 1e-12))}
+
+    def after_step(self, model, ctx) -> dict:
+        aux_loss = model.entropy_bottleneck.loss()
+        self.aux_optimizer.zero_grad()
+        aux_loss.backward()
+        ctx.sync([p for g in self.aux_optimizer.param_groups for p in g["params"]])
+        self.aux_optimizer.step()
+        return {"aux": float(aux_loss.detach())}
+
+    def meta(self) -> dict:
+        return {"model": self.name, "config": self.config, "lmbda": self.lmbda, "init": self.init,
+                **self.record}
+
+    def describe(self, step: int, logs: dict) -> str:
+        return (f"step {step + 1}: loss {logs['loss']:.4f} bpp {logs['bpp']:.3f} "
+                f"psnr {logs['psnr']:.2f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lvc.train mlicv2", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -70,21 +132,16 @@ def main(argv=None) -> int:
     ap.add_argument("--lmbda", type=float, default=0.0067)
     ap.add_argument("--out", help="run folder (default runs/<model>-<lmbda>)")
     ap.add_argument("--data", nargs="+", default=list(DEFAULT_DATA))
-    ap.add_argument("--steps", type=int, default=20000)
-    ap.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this long")
+    add_arguments(ap, steps=20000, lr=1e-4, ckpt_every=100)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=256)
-    ap.add_argument("--lr", type=float, default=1e-4)
-    ap.add_argument("--checkpoint-every", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--init", help="start from this run checkpoint's weights (fresh optimiser; "
-                    "how the other lambdas are fine-tuned from one trained rate)")
-    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--init", help="start from these weights, a run's checkpoint or a shipped "
+                    "file (fresh optimiser; how the other lambdas are fine-tuned from one "
+                    "trained rate)")
     ap.add_argument("--export", type=int, metavar="QUALITY",
                     help="do not train: ship the run folder's checkpoint as this quality of "
                          "its codec (mlicv2-tiny, or mbt2018-mean-tiny for hyperprior)")
     ap.add_argument("--weights-dir", help="where --export writes (default assets/weights)")
-    ap.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     args = ap.parse_args(argv)
     if args.steps < 1 or args.batch < 1 or args.crop < 64 or args.crop % 64:
         raise BadInputError("--steps, --batch must be positive and --crop a multiple of 64")
@@ -99,87 +156,11 @@ def main(argv=None) -> int:
         print(f"wrote {entry['file']} ({entry['codec']} quality {entry['quality']}, "
               f"lambda {entry['lmbda']}, {entry['steps_total']} steps)")
         return 0
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     sampler = CropSampler(load_folder(args.data, args.crop), args.crop, args.batch, args.seed)
-    torch.manual_seed(args.seed)
-    model, config = build(args.model)
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model.to(device)
-    main_params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
-    aux_params = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
-    opt = torch.optim.Adam(main_params, lr=args.lr)
-    aux = torch.optim.Adam(aux_params, lr=1e-3)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt, log = out / "checkpoint.safetensors", JsonlLog(out / "log.jsonl")
-    both = _Both(opt, aux)
-    step, wall = 0, 0.0
-    if ckpt.is_file():
-        info = load_checkpoint(ckpt, model, both)
-        step, wall = info["step"], info.get("wall_seconds", 0.0)
-        print(f"resuming {ckpt} at step {step}")
-    elif args.init:
-        load_checkpoint(args.init, model)
-        print(f"starting from the weights of {args.init}")
-    meta = {"model": args.model, "config": config, "lmbda": args.lmbda, "data": args.data,
-            "crop": args.crop, "batch": args.batch, "seed": args.seed, "lr": args.lr,
-            "init": args.init,
-            "hardware": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                         else f"{platform.machine()}, {torch.get_num_threads()} threads")}
-    model.train()
-    t0, start = time.time(), step
-    while step < args.steps:
-        x = torch.from_numpy((sampler.batch(step) + 1.0) / 2.0).to(device)
-        loss, bpp, mse = rate_distortion(model(x), x, args.lmbda)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(main_params, 1.0)
-        opt.step()
-        aux_loss = model.entropy_bottleneck.loss()
-        aux.zero_grad()
-        aux_loss.backward()
-        aux.step()
-        step += 1
-        done = args.minutes is not None and time.time() - t0 > 60 * args.minutes
-        if step % args.checkpoint_every == 0 or step == args.steps or done:
-            seconds = wall + time.time() - t0
-            loss_v, bpp_v, mse_v = (float(v.detach()) for v in (loss, bpp, mse))
-            psnr = 10 * math.log10(1.0 / max(mse_v, 1e-12))
-            log.write(step=step, loss=loss_v, bpp=bpp_v, psnr=psnr,
-                      aux=float(aux_loss.detach()), seconds=round(seconds, 1))
-            save_checkpoint(ckpt, model, both, step, {**meta, "wall_seconds": seconds})
-            print(f"step {step}: loss {loss_v:.4f} bpp {bpp_v:.3f} psnr {psnr:.2f} "
-                  f"({(step - start) / max(time.time() - t0, 1e-9):.2f} steps/s)", flush=True)
-        if done:
-            break
+    task = RDTask(args.model, args.lmbda, sampler, args.init,
+                  {"data": args.data, "crop": args.crop, "batch": args.batch})
+    run(task, out, options(args))
     return 0
 
 
-class _Both:
-    """The main and auxiliary optimisers saved and restored as one state."""
-
-    def __init__(self, main, aux):
-        self.main, self.aux = main, aux
-
-    def state_dict(self) -> dict:
-        a, b = self.main.state_dict(), self.aux.state_dict()
-        shift = len(a["param_groups"][0]["params"])
-        state = dict(a["state"])
-        state.update({k + shift: v for k, v in b["state"].items()})
-        groups = a["param_groups"] + [dict(g, params=[p + shift for p in g["params"]])
-                                      for g in b["param_groups"]]
-        return {"state": state, "param_groups": groups}
-
-    def load_state_dict(self, saved: dict) -> None:
-        shift = len(self.main.state_dict()["param_groups"][0]["params"])
-        main_state = {k: v for k, v in saved["state"].items() if k < shift}
-        aux_state = {k - shift: v for k, v in saved["state"].items() if k >= shift}
-        groups = saved["param_groups"]
-        self.main.load_state_dict({"state": main_state, "param_groups": groups[:1]})
-        self.aux.load_state_dict({"state": aux_state, "param_groups": [
-            dict(g, params=[p - shift for p in g["params"]]) for g in groups[1:]]})
-
-
-__all__ = ["main", "build", "rate_distortion"]
+__all__ = ["main", "build", "rate_distortion", "RDTask"]

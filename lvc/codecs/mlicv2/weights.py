@@ -174,6 +174,11 @@ def _init_steps(info: dict) -> int:
         return 0
     with safe_open(str(info["init"]), "pt") as f:
         parent = json.loads(f.metadata()["lvc"])
+    if "step" not in parent:  # shipped weights: their manifest entry holds the total
+        init = Path(info["init"])
+        entry = next((e for e in read_manifest(init.parent).get("weights", [])
+                      if e.get("file") == init.name), {})
+        return int(entry.get("steps_total", 0))
     return parent["step"] + _init_steps(parent)
 
 
