@@ -169,6 +169,30 @@ def run(jobs: list, out_dir, workers: int = 1, scheduler: str | None = None,
     return rows
 
 
+def curve_with_weights(dataset, codec: str, qualities, weights, out_dir, limit: int | None = None,
+                       workers: int = 1) -> dict:
+    """``codec``'s mean RD curve on ``dataset`` with the weights installed in the folder
+    ``weights`` (``LVC_WEIGHTS_DIR`` for the sweep; resumable in ``out_dir``): how two
+    sets of weights of one codec are compared in one run."""
+    import os
+
+    old = os.environ.get("LVC_WEIGHTS_DIR")
+    os.environ["LVC_WEIGHTS_DIR"] = str(Path(weights).resolve())
+    try:
+        rows = run(plan(dataset, {codec: list(qualities)}, limit=limit), out_dir, workers,
+                   progress=False)
+    finally:
+        if old is None:
+            os.environ.pop("LVC_WEIGHTS_DIR", None)
+        else:
+            os.environ["LVC_WEIGHTS_DIR"] = old
+    curves, excluded = curves_from_rows(rows)
+    if codec not in curves or excluded:
+        raise BadInputError(f"{codec} with the weights in {weights} failed on "
+                            f"{', '.join(excluded) or dataset}")
+    return curves[codec]
+
+
 def curves_from_rows(rows: list, dataset_name: str = "") -> tuple:
     """(curves, excluded): per-codec mean curves over the common successful images."""
     ok = [r for r in rows if r["status"] == "ok"]

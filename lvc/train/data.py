@@ -47,19 +47,25 @@ class CropSampler:
             raise BadInputError(f"no training image is at least {size} px on both sides")
         self.size, self.batch_size, self.seed = size, batch_size, seed
 
-    def batch(self, step: int) -> np.ndarray:
+    def draws(self, step: int):
+        """The random choices of batch ``step``: (image index, top, left, flip, rotate)."""
         rng = np.random.default_rng([self.seed, step])
+        for _ in range(self.batch_size):
+            i = rng.integers(len(self.images))
+            shape = self.images[i].shape
+            y = rng.integers(0, shape[0] - self.size + 1)
+            x = rng.integers(0, shape[1] - self.size + 1)
+            yield i, y, x, rng.random() < 0.5, rng.random() < 0.5
+
+    def batch(self, step: int) -> np.ndarray:
         out = np.empty((self.batch_size, 3, self.size, self.size), np.float32)
-        for i in range(self.batch_size):
-            im = self.images[rng.integers(len(self.images))]
-            y = rng.integers(0, im.shape[0] - self.size + 1)
-            x = rng.integers(0, im.shape[1] - self.size + 1)
-            crop = im[y: y + self.size, x: x + self.size]
-            if rng.random() < 0.5:
+        for b, (i, y, x, flip, rotate) in enumerate(self.draws(step)):
+            crop = self.images[i][y: y + self.size, x: x + self.size]
+            if flip:
                 crop = crop[:, ::-1]
-            if rng.random() < 0.5:
+            if rotate:
                 crop = np.rot90(crop)
-            out[i] = crop.transpose(2, 0, 1) / 127.5 - 1.0
+            out[b] = crop.transpose(2, 0, 1) / 127.5 - 1.0
         return out
 
 
@@ -79,16 +85,12 @@ class DeviceCropSampler(CropSampler):
     def batch(self, step: int):
         import torch
 
-        rng = np.random.default_rng([self.seed, step])
         crops = []
-        for _ in range(self.batch_size):
-            im = self.tensors[rng.integers(len(self.tensors))]
-            y = rng.integers(0, im.shape[0] - self.size + 1)
-            x = rng.integers(0, im.shape[1] - self.size + 1)
-            crop = im[y: y + self.size, x: x + self.size]
-            if rng.random() < 0.5:
+        for i, y, x, flip, rotate in self.draws(step):
+            crop = self.tensors[i][y: y + self.size, x: x + self.size]
+            if flip:
                 crop = crop.flip(1)
-            if rng.random() < 0.5:
+            if rotate:
                 crop = torch.rot90(crop)
             crops.append(crop.permute(2, 0, 1))
         return torch.stack(crops).float() / 127.5 - 1.0

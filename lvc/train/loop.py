@@ -105,7 +105,8 @@ class TrainTask:
         raise NotImplementedError
 
     def loss(self, out: dict, batch, ctx: StepContext) -> tuple:
-        """``(loss, logs)`` from ``forward``'s outputs, in float32."""
+        """``(loss, logs)`` from ``forward``'s outputs, in float32. Log values may be
+        tensors: they are read (a device sync) only on the steps that log."""
         raise NotImplementedError
 
     def after_step(self, model, ctx: StepContext) -> dict:
@@ -310,7 +311,7 @@ def run(task: TrainTask, out, opts: LoopOptions, log=print) -> Path:
         if task.grad_clip:
             torch.nn.utils.clip_grad_norm_(main_params, task.grad_clip)
         opts_list[0].step()
-        logs = {"loss": float(loss.detach()), **logs, **task.after_step(model, ctx)}
+        logs = {"loss": loss.detach(), **logs, **task.after_step(model, ctx)}
         step += 1
         stop = bool(ranks.shared(float(bool(budget) and time.time() - t0 > budget)))
         due_log = (step - 1) % opts.log_every == 0 or step == opts.steps or stop
@@ -320,7 +321,8 @@ def run(task: TrainTask, out, opts: LoopOptions, log=print) -> Path:
         if due_ckpt:
             extra = task.on_checkpoint(model, step) if ranks.main else {}
             scored = (step, extra)
-        if ranks.main and (due_log or extra):
+        if ranks.main and (due_log or extra):  # tensors become numbers only here (a sync)
+            logs = {k: float(v) if torch.is_tensor(v) else v for k, v in logs.items()}
             now = time.time()
             rate = (step - logged_at) / max(now - logged_t, 1e-9)
             logged_at, logged_t = step, now

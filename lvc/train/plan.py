@@ -92,7 +92,7 @@ def jobs(bundle: Path, dry: bool) -> list:
                                ("mbt2018-mean-tiny", "hyperprior"))],
         *[Job(f"{codec}-q2", 3, 2,
               ["iscs", "--codec", codec, "--quality", "2", "--steps", BIG, "--data", *bsds,
-               "--val", *val, "--pool", "4800", "--batch", "32"],
+               "--val", *val, "--pool", "2400", "--batch", "32"],
               ["iscs", "--codec", codec, "--quality", "2", "--crop", "64", "--pool", "4",
                "--batch", "2", *small, "--data", *bsds, "--val", *val],
               needs=("compressai",), inputs=("data/bsds500/val",),

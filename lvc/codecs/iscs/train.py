@@ -32,15 +32,16 @@ DEFAULT_VAL = ("../shared/datasets/bsds500/val",)
 VAL_CROPS = 96
 
 
-def latent_pool(host, sampler: CropSampler, crops: int):
-    """(y, hyper) of ``crops`` training crops through the (permuted) frozen host."""
+def latent_pool(host, sampler: CropSampler, crops: int, device="cpu"):
+    """(y, hyper) of ``crops`` training crops through the (permuted) frozen host, on
+    ``device`` (the host moves there; a GPU makes a large pool take seconds)."""
     import torch
 
-    model, ys, hypers = host.model, [], []
+    model, ys, hypers = host.model.to(device), [], []
     med = bottleneck_medians(model.entropy_bottleneck)
     with torch.inference_mode():
         for step in range(-(-crops // sampler.batch_size)):
-            y = model.g_a(torch.from_numpy((sampler.batch(step) + 1.0) / 2.0))
+            y = model.g_a(torch.from_numpy((sampler.batch(step) + 1.0) / 2.0).to(device))
             ys.append(y)
             hypers.append(model.h_s(torch.round(model.h_a(y) - med) + med))
     return torch.cat(ys)[:crops].clone(), torch.cat(hypers)[:crops].clone()
@@ -100,14 +101,14 @@ class SliceTask(TrainTask):
         self.host, self.device = permuted_host(self.zm, self.order), device
         val_images = load_folder(self.val, self.crop)
         self.val_ys, self.val_hypers = latent_pool(
-            self.host, CropSampler(val_images, self.crop, 16, self.seed), VAL_CROPS)
+            self.host, CropSampler(val_images, self.crop, 16, self.seed), VAL_CROPS, device)
 
     def start(self, model, step: int, device) -> None:
         t0 = time.time()
         self.prepare_val(device)
         host = self.host
         ys, hypers = latent_pool(host, CropSampler(load_folder(self.data, self.crop), self.crop,
-                                                   16, self.seed), self.pool)
+                                                   16, self.seed), self.pool, device)
         self.ys, self.hypers = ys.to(device), hypers.to(device)
         self.log(f"{self.codec} q{self.quality}: {len(self.layout.sizes)} slices "
                  f"{list(self.layout.sizes)} in {len(self.layout.stages())} stages; pool of "
@@ -134,7 +135,7 @@ class SliceTask(TrainTask):
 
     def loss(self, out, batch, ctx) -> tuple:
         bpp = out["bits"] / (self.batch_size * self.crop * self.crop)
-        return bpp, {"bpp_y": float(bpp.detach())}
+        return bpp, {"bpp_y": bpp.detach()}
 
     def on_checkpoint(self, model, step: int) -> dict:
         return {"val_bpp_y": self.held_out(model)}

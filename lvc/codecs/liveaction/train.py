@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -140,8 +139,8 @@ class LiVeActionTask(TrainTask):
         loss = liveaction_loss(x, x_hat, out["companded"], self.lam, floor=delta)
         if self.spectral:
             loss = loss + self.spectral * spectral_loss(x, x_hat)
-        mse = float(((x_hat.detach().clamp(-1, 1) - x) ** 2).mean()) / 4  # [0,1] scale
-        return loss, {"psnr": -10 * math.log10(max(mse, 1e-12)), "channels": k,
+        mse = ((x_hat.detach().clamp(-1, 1) - x) ** 2).mean() / 4  # [0,1] scale
+        return loss, {"psnr": -10 * mse.clamp_min(1e-12).log10(), "channels": k,
                       "delta": delta, "frozen": ctx.state["frozen"]}
 
     def meta(self) -> dict:

@@ -21,7 +21,6 @@ the shipped weights); paper-scale training needs a GPU (``--device cuda``).
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from ...errors import BadInputError
@@ -105,8 +104,7 @@ class RDTask(TrainTask):
         liks = {k[4:]: v for k, v in out.items() if k.startswith("lik.")}
         loss, bpp, mse = rate_distortion({"x_hat": out["x_hat"], "likelihoods": liks}, x,
                                          self.lmbda)
-        return loss, {"bpp": float(bpp.detach()),
-                      "psnr": 10 * math.log10(1.0 / max(float(mse.detach()), 1e-12))}
+        return loss, {"bpp": bpp.detach(), "psnr": -10 * mse.detach().clamp_min(1e-12).log10()}
 
     def after_step(self, model, ctx) -> dict:
         aux_loss = model.entropy_bottleneck.loss()
@@ -114,7 +112,7 @@ class RDTask(TrainTask):
         aux_loss.backward()
         ctx.sync([p for g in self.aux_optimizer.param_groups for p in g["params"]])
         self.aux_optimizer.step()
-        return {"aux": float(aux_loss.detach())}
+        return {"aux": aux_loss.detach()}
 
     def meta(self) -> dict:
         return {"model": self.name, "config": self.config, "lmbda": self.lmbda, "init": self.init,
