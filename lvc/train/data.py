@@ -94,3 +94,18 @@ class DeviceCropSampler(CropSampler):
                 crop = torch.rot90(crop)
             crops.append(crop.permute(2, 0, 1))
         return torch.stack(crops).float() / 127.5 - 1.0
+
+
+def crop_sampler(images: list, size: int, batch_size: int, seed: int, device="cpu"):
+    """``CropSampler`` on the CPU, ``DeviceCropSampler`` on any other device (the same
+    crops either way)."""
+    if str(device) == "cpu":
+        return CropSampler(images, size, batch_size, seed)
+    return DeviceCropSampler(images, size, batch_size, seed, device)
+
+
+def to_device(batch, device):
+    """A sampler's batch (numpy or torch) as a float tensor on ``device``."""
+    import torch
+
+    return (torch.from_numpy(batch) if isinstance(batch, np.ndarray) else batch).to(device)

@@ -59,6 +59,7 @@ class Job:
     needs: tuple = ()                  # importable modules
     inputs: tuple = ()                 # paths (relative to the bundle) that must exist
     env: dict = field(default_factory=dict)
+    after: str | None = None           # a job that must have trained first
 
 
 def jobs(bundle: Path, dry: bool) -> list:
@@ -96,7 +97,7 @@ def jobs(bundle: Path, dry: bool) -> list:
               ["iscs", "--codec", codec, "--quality", "2", "--crop", "64", "--pool", "4",
                "--batch", "2", *small, "--data", *bsds, "--val", *val],
               needs=("compressai",), inputs=("data/bsds500/val",),
-              env={"LVC_WEIGHTS_DIR": "{work}/hosts"})
+              env={"LVC_WEIGHTS_DIR": "{work}/hosts"}, after="mbt2018-mean-tiny-q2")
           for codec in ("mbt2018-mean-tiny-iscs", "mbt2018-mean-tiny-slices")],
         Job("dualdiff", 4, 1,
             ["dualdiff", "train", "--data", str(d / "dualdiff"), "--batch-size", "64",
@@ -190,6 +191,10 @@ def run_plan(out, minutes: float = 8.0, device: str = "cuda", bundle=None, dry: 
     for stage, share in ((1, STAGE1), (2, 1 - STAGE1)):
         if stage == 2:
             _export_host(work, report)
+        for j in plan:
+            if j.after and report[j.name]["status"] == "queued" and \
+                    report.get(j.after, {}).get("status") != "trained":
+                report[j.name]["status"] = f"skipped: {j.after} did not train"
         todo = [j for j in plan if j.stage == stage and report[j.name]["status"] == "queued"]
         if todo:
             _run_stage(todo, work, device, minutes and minutes * share, dry, report)

@@ -10,7 +10,9 @@ h_s at start (about a minute), and batches are drawn from that pool. The rate on
 crops of held-out images (``--val``, BSDS500 val) is logged at every checkpoint: it
 is what layouts are compared on, never Kodak.
 
-Schedule: Adam, ``--lr`` for the first 80% of the steps and a tenth of it after.
+Schedule: Adam, ``--lr`` for the first 80% of the steps (or of ``--minutes``) and a
+tenth of it after, on the shared loop (``lvc.train.loop``: ``--device``, budgets,
+checkpoints). On a GPU the host runs there too, so a large pool takes seconds.
 """
 
 from __future__ import annotations

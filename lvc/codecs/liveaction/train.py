@@ -11,8 +11,13 @@ per batch: channels >= k are zeroed (nested dropout, so the first channels learn
 carry the most), and the noise width is delta. The loss is the paper's
 ``log10(MSE) + lam * log2(std(companded latent))`` on the channels sent, with the
 std floored softly at the quantisation step (see ``liveaction_loss``).
-Schedule (paper): the first ``joint_fraction`` of steps end-to-end with noise, then
-the encoder is frozen and the decoder fine-tuned on rounded latents.
+Schedule (paper): the first ``joint_fraction`` of the run (steps, or the ``--minutes``
+budget) end-to-end with noise, then the encoder is frozen and the decoder fine-tuned
+on rounded latents. The loop (device, precision, checkpoints, torchrun) is the shared
+one, ``lvc.train.loop``; on a GPU the crops are cut there:
+
+    python -m lvc.train liveaction --device cuda --batch-size 64 --lr 6e-4 --warmup 200 \
+        --joint-fraction 0.6 --minutes 8 --steps 1000000000
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import BadInputError
-from ...train.data import CropSampler, DeviceCropSampler, load_folder
+from ...train.data import crop_sampler, load_folder, to_device
 from ...train.loop import LoopOptions, TrainTask, add_arguments, options, run
 
 DEFAULT_DATA = ("../shared/datasets/bsds500/train", "../shared/datasets/bsds500/test")
@@ -107,10 +112,7 @@ class LiVeActionTask(TrainTask):
         self.rng = np.random.default_rng([self.seed, step])  # the level draws
 
     def batch(self, index: int, device):
-        import torch
-
-        x = self.sampler.batch(index)
-        return torch.from_numpy(x).to(device) if isinstance(x, np.ndarray) else x.to(device)
+        return to_device(self.sampler.batch(index), device)
 
     def frozen(self, ctx) -> bool:
         if ctx.timed:
@@ -173,9 +175,7 @@ def train(out, steps: int = 4000, minutes: float | None = None, batch_size: int 
     GPU the image crops are drawn there. ``spectral > 0`` adds that weight times
     ``model.spectral_loss`` (1-D signals only)."""
     if sampler is None:  # fail before mkdir
-        images = load_folder(data, crop)
-        sampler = (CropSampler(images, crop, batch_size, seed) if device == "cpu"
-                   else DeviceCropSampler(images, crop, batch_size, seed, device))
+        sampler = crop_sampler(load_folder(data, crop), crop, batch_size, seed, device)
     task = LiVeActionTask(sampler, config or SMALL, rate_levels, lam, joint_fraction,
                           fine_tune_step, codec_id, spectral, seed,
                           record={"batch_size": batch_size, "crop": crop,
@@ -215,9 +215,8 @@ def main(argv=None):
     opts = options(args)
     if args.codec == "liveaction-rgb":
         batch = args.batch_size or 8
-        images = load_folder(args.data, args.crop)
-        sampler = (CropSampler(images, args.crop, batch, args.seed) if opts.device == "cpu"
-                   else DeviceCropSampler(images, args.crop, batch, args.seed, opts.device))
+        sampler = crop_sampler(load_folder(args.data, args.crop), args.crop, batch, args.seed,
+                               opts.device)
         task = LiVeActionTask(sampler, args.config or SMALL,
                               parse_levels(args.levels) if args.levels else RATE_LEVELS,
                               lam=args.lam,

@@ -9,11 +9,14 @@ Both models see the same data, crops, batch, steps, learning-rate schedule and l
 budgets. The baseline is compressai's mean-scale hyperprior (``MeanScaleHyperprior``,
 mbt2018-mean) at the tiny model's N and M. Loss: ``lambda * 255^2 * MSE + bpp`` (the
 CompressAI convention), images in [0, 1]; the EntropyBottleneck quantiles train with
-their own auxiliary loss and optimiser. Every ``--checkpoint-every`` steps the run
-folder's ``checkpoint.safetensors`` (weights and both optimisers) is rewritten and
-``log.jsonl`` gets loss, bpp and PSNR; rerunning the same command resumes.
-``--init`` starts from another run's weights (how the shipped low and high rates were
-fine-tuned from the middle one). On this CPU the tiny model takes ~2.8 s per step at
+their own auxiliary loss and optimiser. The shared loop (``lvc.train.loop``) does the
+rest: every ``--ckpt-every`` steps the run folder's ``checkpoint.safetensors`` is
+rewritten (weights only, float16; with ``--save-optimizer`` float32 weights and both
+optimisers) and ``log.jsonl`` gets loss, bpp, PSNR and steps/s; rerunning the same
+command resumes. The learning rate is constant unless ``--schedule cosine`` (the GPU
+plan's choice over a ``--minutes`` budget). ``--init`` starts from another run's
+weights or a shipped file (how the shipped low and high rates were fine-tuned from the
+middle one). On this CPU the tiny model takes ~2.8 s per step at
 crop 128, batch 8, one thread (``benchmarks/train_mlicv2_cpu.sh`` is the schedule of
 the shipped weights); paper-scale training needs a GPU (``--device cuda``).
 """
@@ -24,7 +27,7 @@ import argparse
 from pathlib import Path
 
 from ...errors import BadInputError
-from ...train.data import CropSampler, load_folder
+from ...train.data import crop_sampler, load_folder, to_device
 from ...train.loop import TrainTask, add_arguments, options, run
 
 DEFAULT_DATA = ("../shared/datasets/bsds500/train", "../shared/datasets/bsds500/test")
@@ -92,9 +95,7 @@ class RDTask(TrainTask):
             print(f"starting from the weights of {self.init}")
 
     def batch(self, index: int, device):
-        import torch
-
-        return torch.from_numpy((self.sampler.batch(index) + 1.0) / 2.0).to(device)
+        return (to_device(self.sampler.batch(index), device) + 1.0) / 2.0
 
     def forward(self, model, x, ctx) -> dict:
         out = model(x)
@@ -154,7 +155,8 @@ def main(argv=None) -> int:
         print(f"wrote {entry['file']} ({entry['codec']} quality {entry['quality']}, "
               f"lambda {entry['lmbda']}, {entry['steps_total']} steps)")
         return 0
-    sampler = CropSampler(load_folder(args.data, args.crop), args.crop, args.batch, args.seed)
+    sampler = crop_sampler(load_folder(args.data, args.crop), args.crop, args.batch, args.seed,
+                           args.device)
     task = RDTask(args.model, args.lmbda, sampler, args.init,
                   {"data": args.data, "crop": args.crop, "batch": args.batch})
     run(task, out, options(args))
