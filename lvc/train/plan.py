@@ -192,7 +192,7 @@ def run_plan(out, minutes: float = 8.0, device: str = "cuda", bundle=None, dry: 
         if stage == 2:
             _export_host(work, report)
         for j in plan:
-            if j.after and report[j.name]["status"] == "queued" and \
+            if j.stage == stage and j.after and report[j.name]["status"] == "queued" and \
                     report.get(j.after, {}).get("status") != "trained":
                 report[j.name]["status"] = f"skipped: {j.after} did not train"
         todo = [j for j in plan if j.stage == stage and report[j.name]["status"] == "queued"]
