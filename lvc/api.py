@@ -16,7 +16,7 @@ from .codecs.registry import all_codecs, default_codec, get_codec
 from .errors import BadInputError, CorruptStreamError, FormatError, MissingFileError, \
     ModelMismatchError
 from .formats.container import DEFAULT_LIMITS, Header, Limits, is_lvc, pack, unpack
-from .formats.files import write_bytes_atomic
+from .formats.files import same_file, write_bytes_atomic
 from .formats.media import Media, as_array_media, as_audio, as_image, as_image_set, \
     check_layout
 from .formats.names import check_names
@@ -183,6 +183,8 @@ def write(path, x, codec: str | None = None, quality: int | None = None, *,
     """Write ``x`` to ``path``: encoded if the suffix is ``.lvc``, else as a media file
     (PNG/WAV/... by suffix). Atomic; refuses to replace a file unless ``overwrite``."""
     path = Path(path)
+    if isinstance(x, (str, Path)) and same_file(x, path):
+        raise BadInputError(f"{path} is the input file itself: choose another output")
     if path.suffix.lower() == ".lvc":
         return write_bytes_atomic(path, encode(x, codec, quality, sample_rate=sample_rate),
                                   overwrite)

@@ -20,7 +20,7 @@ from ..codecs.registry import get_codec
 from ..errors import BadInputError, LVCError, MissingFileError, UnsupportedMediaError
 from ..formats.container import read_header
 from ..formats.io import media_stem, media_suffix
-from ..formats.files import check_writable, write_bytes_atomic
+from ..formats.files import check_writable, same_file, write_bytes_atomic
 from ..formats.media import as_image_set
 from . import report
 
@@ -94,9 +94,16 @@ def _require_file(path: Path) -> None:
         raise MissingFileError(f"{path}: no such file")
 
 
+def _not_the_input(src: Path, dst: Path) -> None:
+    """Encoding never writes over its own input, whatever the spelling, even with --force."""
+    if same_file(src, dst):
+        raise BadInputError(f"{dst} is the input file itself: choose another output")
+
+
 def encode_file(job: Job, codec=None, quality=None, force=False, refine=0, options=None) -> dict:
     """Encode one media file to ``job.dst``; fail early when the output exists."""
     _require_file(job.src)
+    _not_the_input(job.src, job.dst)
     check_writable(job.dst, force)
     media = api.to_media(job.src, codec=get_codec(codec) if codec else None)
     start = time.perf_counter()
@@ -117,6 +124,8 @@ def encode_archive(items, dst: Path, codec: str, quality=None, force=False,
     for src, error in items:  # an empty directory, a glob without matches
         if error is not None:
             raise error
+    for src, _ in items:
+        _not_the_input(src, dst)
     check_writable(dst, force)  # fail before reading anything
     names, seen = [src.name for src, _ in items], {}
     for src, _ in items:

@@ -81,6 +81,9 @@ def cli():
     Start with `codec demo`, which runs the whole job on a built-in sample
     image, then `codec list` to see the codecs that can run here.
     """
+    from ..formats.files import remove_partial_on_sigterm
+
+    remove_partial_on_sigterm()  # a killed run leaves no partial output file
 
 
 def _batch_options(fn):

@@ -42,9 +42,27 @@ def read_manifest(directory=None) -> dict:
         manifest = json.loads(path.read_text())
         if not isinstance(manifest.get("weights"), list):
             raise ValueError("no 'weights' list")
+        for i, entry in enumerate(manifest["weights"]):
+            _check_entry(entry, i)
     except (ValueError, AttributeError) as e:
         raise ModelMismatchError(f"{path} is not a valid weights manifest ({e})") from None
     return manifest
+
+
+def _check_entry(entry, i: int) -> None:
+    """An entry names a plain file inside the weights folder (never a path that leaves
+    it) and its sha256."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"entry {i} is not an object")
+    name = entry.get("file")
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name \
+            or "\\" in name or "\0" in name:
+        raise ValueError(f"entry {i} needs 'file', a plain file name in the weights folder, "
+                         f"not {name!r}")
+    sha = entry.get("sha256")
+    if not (isinstance(sha, str) and len(sha) == 64
+            and all(c in "0123456789abcdef" for c in sha)):
+        raise ValueError(f"entry {i} ({name}) needs 'sha256', 64 hex digits")
 
 
 def manifest_entry(codec_id: str, directory=None, **match) -> dict | None:

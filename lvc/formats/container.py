@@ -16,6 +16,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from ..errors import (
+    BadInputError,
     ChecksumError,
     FormatError,
     LimitError,
@@ -35,6 +36,7 @@ DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64", "int8", "ui
 _F_FINGERPRINT, _F_SAMPLE_RATE, _F_METADATA = 1, 2, 4
 _KNOWN_FLAGS = _F_FINGERPRINT | _F_SAMPLE_RATE | _F_METADATA
 FINGERPRINT_BYTES = 4
+MAX_SAMPLE_RATE = 2**31 - 1  # what WAV/FLAC headers and libsndfile can hold
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,8 @@ def pack(header: Header, streams) -> bytes:
         flags |= _F_FINGERPRINT
         body += header.fingerprint
     if header.sample_rate is not None:
+        if not 0 < int(header.sample_rate) <= MAX_SAMPLE_RATE:
+            raise BadInputError(f"sample rate {header.sample_rate} is outside 1..{MAX_SAMPLE_RATE}")
         flags |= _F_SAMPLE_RATE
         body += _uvarint(int(header.sample_rate))
     if header.metadata:
@@ -247,6 +251,8 @@ def read_header(data, limits: Limits = DEFAULT_LIMITS) -> Header:
                              f"limit of {limits.max_elements} elements")
     fingerprint = r.take(FINGERPRINT_BYTES) if flags & _F_FINGERPRINT else None
     sample_rate = r.uvarint() if flags & _F_SAMPLE_RATE else None
+    if sample_rate is not None and not 0 < sample_rate <= MAX_SAMPLE_RATE:
+        raise FormatError(f"corrupt header (sample rate {sample_rate} outside 1..{MAX_SAMPLE_RATE})")
     metadata = {}
     if flags & _F_METADATA:
         n = r.uvarint()
