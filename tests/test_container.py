@@ -55,7 +55,7 @@ headers = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(headers, st.lists(st.binary(max_size=300), max_size=5))
 def test_header_fields_round_trip(h, streams):
-    data = pack(h, streams)
+    data = pack(h, streams, Limits(max_elements=2**200))
     got, out = unpack(data, Limits(max_elements=2**200))
     for f in ("codec", "modality", "shape", "dtype", "quality", "fingerprint", "sample_rate",
               "metadata"):
@@ -118,16 +118,17 @@ def test_decode_happy_path_and_distinct_errors(monkeypatch):
 
 
 def test_absurd_declared_sizes_are_refused_before_allocation():
+    craft = Limits(max_elements=2**200, max_streams=10**6)  # pack refuses them otherwise
     for shape in ((10**6, 10**6, 3), (2**31, 2**31), (1,) * 9):
         h = Header("png", "image", shape, "uint8") if len(shape) <= 8 else None
         if h is None:
             data = pack(Header("png", "image", (1,) * 8, "uint8"), [b""])
             data = recrc(data.replace(bytes([8]) + b"\x01" * 8, bytes([9]) + b"\x01" * 9, 1))
         else:
-            data = pack(h, [b""])
+            data = pack(h, [b""], craft)
         with pytest.raises(LimitError):
             lvc.decode(data)
-    many = pack(Header("png", "image", (4, 4), "uint8"), [b""] * 5000)
+    many = pack(Header("png", "image", (4, 4), "uint8"), [b""] * 5000, craft)
     with pytest.raises(LimitError):
         read_header(many)
     with pytest.raises(LimitError):

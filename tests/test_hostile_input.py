@@ -136,3 +136,110 @@ def test_manifest_entries_are_validated(tmp_path, monkeypatch, entry):     # D10
     result = run("encode", src, "-o", tmp_path / "o.lvc", "-c", "liveaction-rgb")
     assert result.exit_code != 0 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_dualdiff_takes_only_its_base_codec_as_the_explicit_stream(tmp_path):  # D3
+    from lvc.errors import CorruptStreamError
+
+    x = np.asarray(Image.fromarray(np.uint8(np.arange(48 * 64 * 3).reshape(48, 64, 3) % 251)))
+    data = lvc.encode(x, codec="dualdiff", quality=1)       # explicit branch only: fast
+    header, streams = unpack(data)
+    small = lvc.decode(streams[0])
+    for foreign in (lvc.encode(small, codec="png"),           # another codec's file
+                    data,                                      # dualdiff nested in itself
+                    b"not an lvc file"):
+        crafted = pack(header, [foreign] + list(streams[1:]))
+        with pytest.raises(CorruptStreamError, match="explicit stream"):
+            lvc.decode(crafted)
+        (tmp_path / "c.lvc").write_bytes(crafted)
+        assert_user_error(run("decode", tmp_path / "c.lvc", "-o", tmp_path / "c.png"), 5)
+    assert lvc.decode(data).shape == x.shape                  # the genuine file still decodes
+
+
+def test_encoding_beyond_the_format_limits_writes_nothing(tmp_path, monkeypatch):  # D7
+    import lvc.formats.container as container
+
+    monkeypatch.setattr(container, "DEFAULT_LIMITS", container.Limits(max_elements=500))
+    src = tmp_path / "in.png"
+    Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(src)   # 768 elements
+    result = run("encode", src, "-o", tmp_path / "o.lvc", "-c", "png")
+    assert_user_error(result, 2)
+    assert "beyond what an .lvc file holds" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
+@pytest.mark.parametrize("names", [
+    ["a.png", "\x1b[31mred.png"], ["a.png", "b\r.png"], ["-rf.png", "a.png"],
+    ["Cat.png", "cat.png"],                                  # one file on macOS / Windows
+    ["caf\u00e9.png", "cafe\u0301.png"],                     # NFC and NFD spellings
+])
+def test_archive_names_refuse_controls_options_and_collisions(names):  # D11
+    from lvc.errors import BadInputError, CorruptStreamError
+    from lvc.formats.names import check_names
+
+    images = np.zeros((2, 8, 8), np.uint8)
+    with pytest.raises(BadInputError):
+        lvc.encode_images(images, names)
+    with pytest.raises(CorruptStreamError):                 # the same check when decoding
+        check_names(names, error=CorruptStreamError)
+
+
+def test_an_absurd_value_range_is_refused(tmp_path):                      # D11
+    from lvc.errors import CorruptStreamError
+
+    vol = (np.arange(16 * 16 * 16) % 200).astype(np.uint8).reshape(16, 16, 16)
+    data = lvc.encode(vol, codec="liveaction-volume", quality=1)
+    header, streams = unpack(data)
+    for bad in ([-1e308, 1e308], [0, 1e6]):                 # span overflows; beyond uint8
+        header.metadata["range"] = bad
+        with pytest.raises(CorruptStreamError, match="range"):
+            lvc.decode(pack(header, streams))
+
+
+def _png_header_only(width, height) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + \
+            struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + \
+        chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def test_huge_images_are_refused_from_their_header_naming_the_limit(tmp_path, monkeypatch):  # D8
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_header_only(100_000, 100_000))
+    result = run("encode", bomb, "-o", tmp_path / "b.lvc")
+    assert_user_error(result, 3)
+    assert "LVC_MAX_PIXELS" in result.stderr and "not a supported image" not in result.stderr
+    src = tmp_path / "in.png"
+    Image.fromarray(np.full((40, 40, 3), 7, np.uint8)).save(src)       # 1600 pixels
+    monkeypatch.setenv("LVC_MAX_PIXELS", "1000")
+    result = run("encode", src, "-o", tmp_path / "a.lvc", "-c", "png")
+    assert_user_error(result, 3)
+    assert "1,600 pixels, over the limit of 1,000 (set LVC_MAX_PIXELS" in result.stderr
+    monkeypatch.setenv("LVC_MAX_PIXELS", "2k")
+    assert run("encode", src, "-o", tmp_path / "a.lvc", "-c", "png").exit_code == 0
+
+
+def test_arrays_and_volumes_are_sized_before_they_are_read(tmp_path, monkeypatch):  # D8
+    import gzip
+
+    import nibabel as nib
+
+    np.save(tmp_path / "cube.npy", np.zeros((20, 20, 20), np.float32))  # 32,000 bytes
+    vol = nib.Nifti1Image(np.zeros((200, 200, 200), np.uint8), np.eye(4))
+    (tmp_path / "v.nii.gz").write_bytes(gzip.compress(vol.to_bytes()))  # 8 MB inflated
+    assert (tmp_path / "v.nii.gz").stat().st_size < 100_000
+    monkeypatch.setenv("LVC_MAX_BYTES", "1M")
+    result = run("encode", tmp_path / "v.nii.gz", "-o", tmp_path / "v.lvc")
+    assert_user_error(result, 3)
+    assert "inflates to more than" in result.stderr and "LVC_MAX_BYTES" in result.stderr
+    monkeypatch.setenv("LVC_MAX_BYTES", "10000")
+    result = run("encode", tmp_path / "cube.npy", "-o", tmp_path / "c.lvc")
+    assert_user_error(result, 3)
+    assert "20x20x20 decodes to 32,000 bytes" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cube.npy", "v.nii.gz"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import math
 import zlib
 from dataclasses import dataclass, field
 
@@ -131,12 +132,22 @@ class _Reader:
 
 
 # ------------------------------------------------------------------ write
-def pack(header: Header, streams) -> bytes:
-    """Serialise a header and its streams into one ``.lvc`` byte string."""
+def pack(header: Header, streams, limits: Limits | None = None) -> bytes:
+    """Serialise a header and its streams into one ``.lvc`` byte string; what a reader
+    with ``limits`` (default ``DEFAULT_LIMITS``) would refuse is refused here."""
+    limits = limits or DEFAULT_LIMITS
     if header.modality not in MODALITIES:
         raise FormatError(f"unknown modality {header.modality!r}")
     if header.dtype not in DTYPES:
         raise FormatError(f"unsupported dtype {header.dtype!r}")
+    total = math.prod(int(d) for d in header.shape)
+    if total > limits.max_elements or len(header.shape) > limits.max_ndim:
+        raise BadInputError(f"{'x'.join(map(str, header.shape))} is beyond what an .lvc file "
+                            f"holds ({limits.max_elements} elements, "
+                            f"{limits.max_ndim} dimensions)")
+    if len(streams) > limits.max_streams:
+        raise BadInputError(f"{len(streams)} streams, more than an .lvc file holds "
+                            f"({limits.max_streams})")
     streams = [bytes(s) for s in streams]
     flags = 0
     body = bytearray()

@@ -19,6 +19,7 @@ decoded image that should not lose more.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from PIL import Image, ImageOps
 
 from ..errors import MissingFileError, UnsupportedMediaError
 from .files import atomic_output
+from .limits import PIXELS_ENV, check_pixels, max_pixels
 from .media import Media, as_image
 
 _DIRECT = ("L", "LA", "RGB", "RGBA")
@@ -48,12 +50,16 @@ def _load_plugins() -> None:
 
 
 def _open(path: Path) -> Image.Image:
-    """Open (without decoding) by magic bytes, retrying once with the optional plugins."""
-    try:
-        return Image.open(path)
-    except Image.UnidentifiedImageError:
-        _load_plugins()
-        return Image.open(path)
+    """Open (without decoding) by magic bytes, retrying once with the optional plugins.
+    Pillow's decompression-bomb warning is silenced: ``read_image`` checks the size
+    against lvc's own limit (``limits.py``) and says so in one line."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            return Image.open(path)
+        except Image.UnidentifiedImageError:
+            _load_plugins()
+            return Image.open(path)
 
 
 def is_image(path) -> bool:
@@ -61,6 +67,8 @@ def is_image(path) -> bool:
     try:
         with _open(Path(path)):
             return True
+    except Image.DecompressionBombError:  # an image, a huge one: read_image says so
+        return True
     except Exception:
         return False
 
@@ -94,16 +102,21 @@ def read_image(path) -> Media:
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"{path}: no such file")
+    Image.MAX_IMAGE_PIXELS = max_pixels()  # Pillow's bomb check follows lvc's limit
     try:
         with _open(path) as im:
             fmt = im.format
+            check_pixels(*im.size, path)  # from the header, before decoding
             im.load()
             im = ImageOps.exif_transpose(im)
             data = image_to_array(im)
     except Image.UnidentifiedImageError:
         raise UnsupportedMediaError(f"{path}: not a supported image file") from None
+    except UnsupportedMediaError:
+        raise
     except Image.DecompressionBombError as e:
-        raise UnsupportedMediaError(f"{path}: {e}") from None
+        raise UnsupportedMediaError(f"{path}: a decompression bomb or a huge image ({e}; "
+                                    f"set {PIXELS_ENV} to raise the limit)") from None
     except Exception as e:  # truncated or damaged file, unsupported mode
         raise UnsupportedMediaError(f"{path}: cannot read this image ({e})".splitlines()[0]) \
             from None

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import BadInputError, MissingFileError, UnsupportedMediaError
 from .container import is_lvc
 from .files import atomic_output, check_writable
+from .limits import check_bytes
 from .media import Media, as_array_media, as_image
 from .volume_io import NIFTI_SUFFIXES
 
@@ -51,7 +52,12 @@ def media_stem(path) -> str:
 
 def _read_npy(path: Path, modality: str | None) -> Media:
     try:
+        header = np.load(path, mmap_mode="r", allow_pickle=False)  # the header only
+        check_bytes(header.shape, header.dtype.itemsize, path)
+        del header
         data = np.load(path, allow_pickle=False)
+    except UnsupportedMediaError:
+        raise
     except Exception as e:  # ValueError for object arrays / bad headers, OSError...
         raise UnsupportedMediaError(f"{path}: not a readable .npy array ({e})".splitlines()[0]) \
             from None

@@ -10,6 +10,7 @@ decode`` writes it inside an output directory and must never be led outside it.
 from __future__ import annotations
 
 import lzma
+import unicodedata
 
 from ..errors import BadInputError, CorruptStreamError
 
@@ -27,6 +28,11 @@ def safe_name(name, error=BadInputError) -> str:
         raise error(f"image name {name!r} is not a non-empty string")
     if name in (".", "..") or any(c in name for c in _FORBIDDEN):
         raise error(f"image name {name!r} is not a plain file name")
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        # terminal escapes, carriage returns, bidi overrides: never echoed or written
+        raise error(f"image name {name!r} holds control characters")
+    if name.startswith("-"):
+        raise error(f"image name {name!r} starts with '-' (read as an option by tools)")
     try:
         size = len(name.encode("utf-8"))
     except UnicodeEncodeError:
@@ -43,12 +49,20 @@ def check_names(names, count: int | None = None, error=BadInputError) -> list:
         raise error(f"image names must be a list of strings, not {type(names).__name__}")
     if count is not None and len(names) != count:
         raise error(f"{len(names)} image names for {count} images")
-    seen = set()
+    seen = {}
     for name in names:
-        if safe_name(name, error) in seen:
-            raise error(f"image name {name!r} appears twice")
-        seen.add(name)
+        key = fold(safe_name(name, error))
+        if key in seen:
+            same = "twice" if seen[key] == name else f"twice ({seen[key]!r} and {name!r} are " \
+                "one file on case-insensitive or normalising file systems)"
+            raise error(f"image name {name!r} appears {same}")
+        seen[key] = name
     return list(names)
+
+
+def fold(name: str) -> str:
+    """The key two names collide on: Unicode NFC, case-folded (macOS, Windows)."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def pack_names(names) -> bytes:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import MissingFileError, UnsupportedMediaError
 from .files import atomic_output
+from .limits import BYTES_ENV, check_bytes, max_bytes
 from .media import Media, as_array_media
 
 _HEADER_BYTES = 348
@@ -25,12 +26,22 @@ NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
 
 def _raw(path: Path) -> bytes:
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
-            raise UnsupportedMediaError(f"{path}: damaged gzip data ({e})") from None
+    """The file's bytes, gunzipped; inflating stops past the byte limit (plus room for
+    the header), so a small .nii.gz that inflates to gigabytes is refused early."""
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    if not gzipped:
+        return path.read_bytes()
+    cap = max_bytes() + (1 << 20)
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read(cap)
+            more = f.read(1)
+    except (OSError, EOFError) as e:
+        raise UnsupportedMediaError(f"{path}: damaged gzip data ({e})") from None
+    if more:
+        raise UnsupportedMediaError(f"{path}: inflates to more than {cap:,} bytes, over the "
+                                    f"limit (set {BYTES_ENV} to raise it)")
     return data
 
 
@@ -65,6 +76,7 @@ def read_nifti(path) -> Media:
         raise MissingFileError(f"{path}: no such file")
     try:
         image = nib.Nifti1Image.from_bytes(_raw(path))
+        check_bytes(image.shape, image.get_data_dtype().itemsize, path)
         slope, inter = image.header.get_slope_inter()
         scaled = (slope not in (None, 1.0)) or (inter not in (None, 0.0))
         data = np.asanyarray(image.dataobj) if scaled else image.dataobj.get_unscaled()

@@ -108,7 +108,7 @@ class DualDiffCodec(Codec):
         rgb_shape = shape[:2] + (3,)
         if (level is None) != (not explicit):
             raise CorruptStreamError(f"{self.id}: explicit stream does not match quality")
-        cond = to_unit(decode_explicit(explicit, rgb_shape)) if explicit else \
+        cond = to_unit(decode_explicit(explicit, rgb_shape, level)) if explicit else \
             np.zeros((3,) + rgb_shape[:2])
         key = stream_key(self.id, explicit, rgb_shape)
         steps = diffc.timesteps(STEPS)

@@ -43,10 +43,27 @@ def encode_explicit(x: np.ndarray, level: int) -> bytes:
     return encode_base(x, *LEVELS[level])
 
 
-def decode_explicit(data: bytes, shape: tuple) -> np.ndarray:
-    """The condition: the base reconstruction, resized to ``shape[:2]`` (uint8 RGB)."""
-    import lvc
+def decode_explicit(data: bytes, shape: tuple, level: int | None = None) -> np.ndarray:
+    """The condition: the base reconstruction, resized to ``shape[:2]`` (uint8 RGB).
 
+    The stream must be what ``encode_explicit`` writes, checked from its header before
+    anything is decoded: a ``BASE_CODEC`` RGB image of the shrunk size (at ``level``'s
+    factor when given), never another codec's file or a nested dualdiff one."""
+    import lvc
+    from ...errors import CorruptStreamError, LVCError
+    from ...formats.container import read_header
+
+    try:
+        header = read_header(data)
+    except LVCError as e:
+        raise CorruptStreamError(f"dualdiff: the explicit stream is damaged ({e})") from None
+    factors = [LEVELS[level][0]] if level is not None else sorted({f for f, _ in LEVELS})
+    sizes = [small_size(shape, f) + (3,) for f in factors]
+    if header.codec != BASE_CODEC or header.modality != "image" or \
+            tuple(header.shape) not in sizes:
+        raise CorruptStreamError(f"dualdiff: the explicit stream must be a {BASE_CODEC} image "
+                                 f"of {' or '.join('x'.join(map(str, s)) for s in sizes)}, not "
+                                 f"{header.codec} {'x'.join(map(str, header.shape))}")
     small = lvc.decode(data)
     return resize(small, shape[:2])
 

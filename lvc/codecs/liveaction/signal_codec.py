@@ -85,12 +85,18 @@ def _gains(header: Header, codec_id: str, count: int) -> list:
 
 
 def _range(header: Header, codec_id: str) -> tuple:
+    """The header's [min, max]: finite, ordered, with a finite span, inside the output
+    dtype (a range of +-1e308 would otherwise decode silently to garbage)."""
     value = header.metadata.get("range")
     if (not isinstance(value, list) or len(value) != 2
             or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in value)
-            or value[0] > value[1]):
+            or value[0] > value[1] or not math.isfinite(float(value[1]) - float(value[0]))):
         raise CorruptStreamError(f"corrupt header: {codec_id} needs a [min, max] range, "
                                  f"found {value!r}")
+    dtype = np.dtype(header.dtype)
+    info = np.iinfo(dtype) if dtype.kind in "iu" else np.finfo(dtype)
+    if value[0] < float(info.min) or value[1] > float(info.max):
+        raise CorruptStreamError(f"corrupt header: range {value!r} is outside {dtype.name}")
     return float(value[0]), float(value[1])
 
 
