@@ -17,6 +17,7 @@ from .errors import BadInputError, CorruptStreamError, FormatError, MissingFileE
     ModelMismatchError
 from .formats.container import DEFAULT_LIMITS, Header, Limits, is_lvc, pack, unpack
 from .formats.files import same_file, write_bytes_atomic
+from .formats.limits import check_decode
 from .formats.media import Media, as_array_media, as_audio, as_image, as_image_set, \
     check_layout
 from .formats.names import check_names
@@ -120,6 +121,7 @@ def decode_media(data, limits: Limits = DEFAULT_LIMITS) -> Media:
     problem = check_layout(header.modality, tuple(header.shape), header.dtype)
     if problem:
         raise FormatError(f"corrupt header: {problem}")
+    check_decode(header.shape, np.dtype(header.dtype).itemsize, c.decode_memory, c.id)
     expected = c.fingerprint_for(tuple(header.shape))  # after the layout check: a valid shape
     if header.fingerprint != expected:
         raise ModelMismatchError(

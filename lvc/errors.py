@@ -106,4 +106,20 @@ def run_main(main, argv=None) -> int:
         print(f"error: {e.strerror or e}: {e.filename}" if e.filename else f"error: {e}",
               file=sys.stderr)
         return 1
+    except (MemoryError, RuntimeError) as e:
+        if not out_of_memory(e):
+            raise
+        print(f"error: {OUT_OF_MEMORY}", file=sys.stderr)
+        return 1
     return 0
+
+
+def out_of_memory(e: BaseException) -> bool:
+    """A failed allocation: numpy's ``MemoryError`` or torch's CPU allocator error (a
+    ``RuntimeError``), which a user should see as one line, not a traceback."""
+    return isinstance(e, MemoryError) or (
+        isinstance(e, RuntimeError) and "can't allocate memory" in str(e))
+
+
+OUT_OF_MEMORY = ("out of memory (the machine's or the process's limit); LVC_MAX_BYTES bounds "
+                 "what lvc attempts (default 2 GiB)")

@@ -243,3 +243,70 @@ def test_arrays_and_volumes_are_sized_before_they_are_read(tmp_path, monkeypatch
     assert_user_error(result, 3)
     assert "20x20x20 decodes to 32,000 bytes" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cube.npy", "v.nii.gz"]
+
+
+def _crafted(codec, x, tmp_path, name, shape=None, **meta):
+    """A genuine small file of ``codec`` whose header then declares ``shape``/``meta``."""
+    rate = {"sample_rate": 16000} if codec.startswith("liveaction-audio") else {}
+    header, streams = unpack(lvc.encode(x, codec=codec, quality=1, **rate))
+    if shape is not None:
+        header.shape = shape
+    header.metadata.update(meta)
+    path = tmp_path / name
+    path.write_bytes(pack(header, streams))
+    return path
+
+
+def _decode_limited(path, out, env=None):
+    """``codec decode`` in a subprocess under a 4 GiB address-space limit."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    return subprocess.run([sys.executable, "-m", "lvc", "decode", str(path), "-o", str(out)],
+                          capture_output=True, text=True, timeout=120, preexec_fn=limit,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+
+
+def test_declared_sizes_are_checked_before_decoders_allocate(tmp_path):    # D1
+    rgb = (np.arange(48 * 64 * 3) % 251).astype(np.uint8).reshape(48, 64, 3)
+    cases = [  # (file, what the one-line error says)
+        (_crafted("liveaction-rgb", rgb[:, :, 0], tmp_path, "la.lvc", (32768, 32768)),
+         "LVC_MAX_BYTES"),                                    # the issue's 50-byte file
+        (_crafted("liveaction-rgb", rgb[:, :, 0], tmp_path, "lb.lvc", (16384, 16384)),
+         "untiled"),                                          # in budget, but one stream
+        (_crafted("mlicv2-tiny", rgb, tmp_path, "ml.lvc", (18000, 18000, 3)), "LVC_MAX_BYTES"),
+        (_crafted("liveaction-audio", (np.sin(np.arange(4000)) * 9000).astype(np.int16),
+                  tmp_path, "au.lvc", (2**30,)), "LVC_MAX_BYTES"),
+        (_crafted("liveaction-volume", rgb[:, :, :16], tmp_path, "vo.lvc", (256, 256, 256),
+                  tile=8), "expected 32768 stream(s)"),
+        (_crafted("liveaction-volume", rgb[:, :, :16], tmp_path, "vt.lvc", tile=4096),
+         "tile size"),
+    ]
+    for path, says in cases:
+        done = _decode_limited(path, tmp_path / "out.npy")
+        assert done.returncode == 5, (path.name, done.returncode, done.stderr[-800:])
+        assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+        assert says in done.stderr, (path.name, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".*partial*"))
+    # the limit is a knob: raised, the mlicv2 file gets past the size check, and the
+    # allocation that then fails under the address-space limit is one line too
+    done = _decode_limited(tmp_path / "ml.lvc", tmp_path / "out.png", {"LVC_MAX_BYTES": "1T"})
+    assert "would take about" not in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode != 0 and done.stderr.count("\n") == 1, done.stderr[-500:]
+
+
+def test_out_of_memory_is_one_line(tmp_path, monkeypatch):                  # D1
+    from lvc.codecs.classical.image import PngCodec
+
+    def exhausted(self, header, streams):
+        raise MemoryError
+
+    path = tmp_path / "a.lvc"
+    path.write_bytes(lvc.encode(np.zeros((8, 8, 3), np.uint8), codec="png"))
+    monkeypatch.setattr(PngCodec, "decode", exhausted)
+    result = run("decode", path, "-o", tmp_path / "a.png")
+    assert result.exit_code == 1 and result.stderr.startswith("error: out of memory")
+    assert result.stderr.count("\n") == 1

@@ -17,6 +17,8 @@ import click
 from .. import __version__, api
 from ..codecs.registry import DEFAULT_CODEC, codec_info, get_codec
 from ..errors import (
+    OUT_OF_MEMORY,
+    out_of_memory,
     BadInputError,
     ChecksumError,
     FormatError,
@@ -70,6 +72,10 @@ class _Group(click.Group):
             if isinstance(e, BrokenPipeError):  # Click handles a closed pipe itself
                 raise
             _fail(batch.describe(e), 1)
+        except (MemoryError, RuntimeError) as e:
+            if not out_of_memory(e):
+                raise
+            _fail(OUT_OF_MEMORY, 1)
 
 
 @click.group(cls=_Group, epilog=_epilog(),
@@ -81,9 +87,13 @@ def cli():
     Start with `codec demo`, which runs the whole job on a built-in sample
     image, then `codec list` to see the codecs that can run here.
     """
+    import warnings
+
     from ..formats.files import remove_partial_on_sigterm
 
     remove_partial_on_sigterm()  # a killed run leaves no partial output file
+    for category in (FutureWarning, DeprecationWarning):  # libraries' notices, not lvc's
+        warnings.filterwarnings("ignore", category=category, module=r"(?!lvc\b)")
 
 
 def _batch_options(fn):

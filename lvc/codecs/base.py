@@ -35,6 +35,10 @@ class Codec:
     refinable: bool = False  # encode(media, quality, refine=N) refines the latent (SGA)
     archives: bool = False  # an image codec that also codes modality "images" as one file
     options: tuple = ()  # names of extra encode() keyword settings (lvc.encode options=)
+    decode_memory: float = 0.0
+    """Estimated peak bytes per decoded element (output included; 0: twice the dtype's
+    size). ``lvc.decode`` checks the declared size times this against ``LVC_MAX_BYTES``
+    before the codec allocates anything (``formats.limits.check_decode``)."""
 
     def fingerprint(self) -> bytes | None:
         """4-byte fingerprint of the weights this codec decodes with (None: no weights)."""

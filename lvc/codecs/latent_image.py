@@ -50,6 +50,9 @@ class LatentImageCodec(Codec):
     y_hat)`` -> x_hat in [0, 1]; ``size`` is y's (h, w). Refinable codecs add
     ``refine_latent(handle, x, iterations)``."""
 
+    decode_memory = 40.0  # an estimate: the synthesis network runs on the whole image
+    # (float32, many channels at half resolution)
+
     modality = "image"
     lossless = False
     latent_factor = 16  # y's downsampling

@@ -49,6 +49,7 @@ def stream_key(codec_id: str, explicit: bytes, shape: tuple) -> bytes:
 
 
 class DualDiffCodec(Codec):
+    decode_memory = 160.0  # an estimate: the U-Net runs on the whole image, float64 copies
     id = "dualdiff"
     modality = "image"
     lossless = False

@@ -91,6 +91,17 @@ def tile_edges(size: int, tile: int, factor: int) -> list:
     return list(range(0, size, step)) + [size]
 
 
+def tile_count(shape: tuple, tile: int | None, factor: int) -> int:
+    """How many tiles ``tile_boxes`` makes, by arithmetic (no list): what a header's
+    declared size implies is checked against the streams before anything is built."""
+    count = 1
+    for size in shape:
+        n = -(-size // (tile or size)) if size else 1
+        step = -(-(-(-size // n)) // factor) * factor if size else 1
+        count *= max(1, -(-size // step))
+    return count
+
+
 def tile_boxes(shape: tuple, tile: int | None, factor: int) -> list:
     """Index tuples (slices) of the tiles covering ``shape`` along any number of axes,
     row-major (``tile=None``: one tile)."""
@@ -109,6 +120,8 @@ def tile_grid(height: int, width: int, tile: int | None, factor: int) -> list:
 class LiVeActionBase(Codec):
     """What every LiVeAction codec shares: its weights (by codec id) and quality levels."""
 
+    decode_memory = 4.0  # uint8/float output plus one tile of float work at a time
+
     lossless = False
 
     def weights(self) -> _weights.Weights:
@@ -123,12 +136,27 @@ class LiVeActionBase(Codec):
                         f"levels 1..{len(w.rate_levels)}")
         return w.rate_levels[quality - 1]
 
-    def header_tile(self, header: Header, factor: int) -> int | None:
-        """The tile size a header declares (None: untiled), checked."""
+    def header_tile(self, header: Header, factor: int, shape: tuple | None = None,
+                    max_tile: int | None = None) -> int | None:
+        """The tile size a header declares (None: untiled), checked: a multiple of the
+        factor, no larger than the codec's own tile (``max_tile``), and absent only when
+        every axis of ``shape`` fits in one tile, as encoders write them. This bounds the
+        memory of every tile before any stream is decoded."""
         tile = header.metadata.get("tile")
-        if tile is not None and (type(tile) is not int or tile < factor or tile % factor):
+        if tile is not None and (type(tile) is not int or tile < factor or tile % factor
+                                 or (max_tile is not None and tile > max_tile)):
             raise CorruptStreamError(f"corrupt header: {self.id} tile size {tile!r}")
+        if tile is None and max_tile is not None and shape is not None and \
+                any(n > max_tile for n in shape):
+            raise CorruptStreamError(f"corrupt header: {self.id} declares an untiled "
+                                     f"{'x'.join(map(str, shape))}, larger than its tiles "
+                                     f"({max_tile})")
         return tile
+
+    def check_stream_count(self, count: int, streams: list) -> None:
+        if len(streams) != count:
+            raise CorruptStreamError(f"{self.id}: expected {count} stream(s), found "
+                                     f"{len(streams)}: the file is corrupt")
 
 
 class LiVeActionCodec(LiVeActionBase):
@@ -172,14 +200,12 @@ class LiVeActionCodec(LiVeActionBase):
         w = self.weights()
         k, delta = self._level(w, header.quality, CorruptStreamError)
         factor = w.model.config.factor
-        tile = self.header_tile(header, factor)
         height, width = shape[:2]
+        tile = self.header_tile(header, factor, (height, width), self.tile_size)
         channels = shape[2] if len(shape) == 3 else 1
-        grid = tile_grid(height, width, tile, factor)
         with_alpha = channels in (2, 4)
-        if len(streams) != len(grid) + with_alpha:
-            raise CorruptStreamError(f"{self.id}: expected {len(grid) + with_alpha} stream(s), "
-                                     f"found {len(streams)}: the file is corrupt")
+        self.check_stream_count(tile_count((height, width), tile, factor) + with_alpha, streams)
+        grid = tile_grid(height, width, tile, factor)
         out = np.empty((height, width, channels), np.uint8)
         color = slice(0, channels - with_alpha)
         for (y0, y1, x0, x1), stream in zip(grid, streams):

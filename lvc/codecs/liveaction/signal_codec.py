@@ -30,7 +30,7 @@ from ...formats.container import Header
 from ...formats.media import Media
 from ..base import Encoded
 from ..torch_utils import stable_cpu
-from .codec import LiVeActionBase, level_symbols, tile_boxes
+from .codec import LiVeActionBase, level_symbols, tile_boxes, tile_count
 from .entropy import decode_latents, encode_latents
 from .signals import (SPECS, audio_gain, cube_axes, cube_from_axes, from_unit, to_unit,
                       value_range)
@@ -103,6 +103,8 @@ def _range(header: Header, codec_id: str) -> tuple:
 class LiVeActionSignalCodec(LiVeActionBase):
     """Shared pipeline; subclasses map their media to pieces ``(C, *axes)`` and back."""
 
+    decode_memory = 16.0  # float32 pieces and the output dtype (float64 at most)
+
     @property
     def spec(self):
         return SPECS[self.id]
@@ -136,15 +138,15 @@ class LiVeActionSignalCodec(LiVeActionBase):
         w = self.weights()
         k, delta = self._level(w, header.quality, CorruptStreamError)
         factor = w.model.config.factor
-        tile = self.header_tile(header, factor)
         shapes = self.piece_shapes(header)
         if any(min(shape) < 1 for shape in shapes):
             raise CorruptStreamError(f"corrupt header: {self.id} cannot hold an empty signal "
                                      f"{tuple(header.shape)}")
+        tile = self.header_tile(header, factor, tuple(max(n) for n in zip(*shapes)),
+                                self.spec.tile)
+        self.check_stream_count(sum(tile_count(shape, tile, factor) for shape in shapes),
+                                streams)
         grids = [tile_boxes(shape, tile, factor) for shape in shapes]
-        if len(streams) != sum(map(len, grids)):
-            raise CorruptStreamError(f"{self.id}: expected {sum(map(len, grids))} stream(s), "
-                                     f"found {len(streams)}: the file is corrupt")
         stream, pieces = iter(streams), []
         for shape, grid in zip(shapes, grids):
             out = np.empty((w.model.config.in_channels,) + tuple(shape), np.float32)
