@@ -16,7 +16,8 @@ import pytest
 
 import lvc
 from lvc.errors import LVCError
-from lvc.formats.container import DTYPES, MODALITIES, Header, Limits, pack, read_header, unpack
+from lvc.eval.fuzz import header_damage, payload_damage, raw_damage
+from lvc.formats.container import Limits, read_header
 
 import toy_codec  # noqa: F401  (registers "toy-lossless")
 
@@ -53,87 +54,6 @@ def _corpus():
     return files
 
 
-def _raw_damage(data: bytes, rng) -> bytes:
-    b = bytearray(data)
-    kind = rng.integers(0, 6)
-    if kind == 0:
-        for _ in range(rng.integers(1, 9)):
-            i = rng.integers(0, len(b))
-            b[i] ^= 1 << rng.integers(0, 8)
-    elif kind == 1:
-        b = b[: rng.integers(0, len(b))]
-    elif kind == 2:
-        i = rng.integers(0, len(b))
-        b[i:i] = rng.integers(0, 256, rng.integers(1, 16), dtype=np.uint8).tobytes()
-    elif kind == 3:
-        i = rng.integers(0, len(b))
-        del b[i: i + rng.integers(1, 16)]
-    elif kind == 4:
-        b = bytearray(rng.integers(0, 256, rng.integers(0, 200), dtype=np.uint8).tobytes())
-        if rng.random() < 0.5:
-            b[:4] = b"\x89LVC"
-    else:
-        b += rng.integers(0, 256, rng.integers(1, 32), dtype=np.uint8).tobytes()
-    return bytes(b)
-
-
-def _mutate_stream(s: bytes, rng) -> bytes:
-    if not s or rng.random() < 0.2:
-        return rng.integers(0, 256, rng.integers(0, 64), dtype=np.uint8).tobytes()
-    b = bytearray(s)
-    if rng.random() < 0.3:
-        return bytes(b[: rng.integers(0, len(b))])
-    for _ in range(rng.integers(1, 6)):
-        i = rng.integers(0, len(b))
-        b[i] = rng.integers(0, 256)
-    return bytes(b)
-
-
-def _payload_damage(data: bytes, rng) -> bytes:
-    """Corrupt stream content but keep every checksum valid."""
-    h, streams = unpack(data)
-    streams = list(streams)
-    if streams:
-        i = rng.integers(0, len(streams))
-        streams[i] = _mutate_stream(streams[i], rng)
-    if rng.random() < 0.1:
-        streams = streams[:-1] if rng.random() < 0.5 else streams + [b"\x00" * 8]
-    return pack(h, streams)
-
-
-def _absurd_int(rng) -> int:
-    return int(rng.choice([0, 1, 2, 3, 4, 7, 255, 256, 65535, 2**20, 2**31 - 1, 2**31, 2**40,
-                           int(rng.integers(0, 5000))]))
-
-
-def _header_damage(data: bytes, rng) -> bytes:
-    """Rewrite header fields to absurd or inconsistent values, checksums valid."""
-    h, streams = unpack(data)
-    field = rng.integers(0, 7)
-    if field == 0:
-        h.shape = tuple(_absurd_int(rng) for _ in range(rng.integers(0, 9)))
-    elif field == 1:
-        h.shape = tuple(int(d) + int(rng.integers(-2, 3)) for d in h.shape if d + 2 > 0)
-        h.shape = tuple(max(d, 0) for d in h.shape)
-    elif field == 2:
-        h.dtype = str(rng.choice(DTYPES))
-    elif field == 3:
-        h.modality = str(rng.choice(MODALITIES))
-    elif field == 4:
-        h.metadata = {"scale_index": [_absurd_int(rng) - 3 for _ in range(rng.integers(0, 5))],
-                      "alpha": bool(rng.random() < 0.5)}
-    elif field == 5:
-        h.sample_rate = _absurd_int(rng) if rng.random() < 0.8 else None
-    else:
-        h.quality = _absurd_int(rng) - 1000
-    h = Header(h.codec, h.modality, h.shape, h.dtype, h.quality, h.fingerprint, h.sample_rate,
-               h.metadata)
-    try:
-        return pack(h, streams)
-    except LVCError:  # unrepresentable header: damage the raw bytes instead
-        return _raw_damage(data, rng)
-
-
 class _Hang(Exception):
     pass
 
@@ -147,7 +67,7 @@ def test_mutation_fuzz_only_raises_lvc_errors():
     corpus = _corpus()
     assert len(corpus) >= 8
     rng = np.random.default_rng(12345)
-    damages = (_raw_damage, _payload_damage, _header_damage)
+    damages = (raw_damage, payload_damage, header_damage)
     counts = {"ok": 0, "lvc_error": 0}
     old = signal.signal(signal.SIGALRM, _alarm)
     tracemalloc.start()
@@ -178,3 +98,28 @@ def test_mutation_fuzz_only_raises_lvc_errors():
         signal.signal(signal.SIGALRM, old)
     assert counts["ok"] + counts["lvc_error"] == N_INPUTS
     assert counts["lvc_error"] > N_INPUTS // 2  # most damage must be detected
+
+
+def test_every_codec_survives_a_forked_fuzz_subset(monkeypatch):
+    """A fast subset of ``benchmarks/fuzz.py``: every registered codec's file (learned
+    ones included, zoo with random weights) mutated and decoded in forked children under
+    a 3 GiB address-space limit; peak RSS comes from the children, not tracemalloc."""
+    import os
+    import runpy
+    from pathlib import Path
+
+    if not hasattr(os, "fork"):
+        pytest.skip("needs fork")
+    monkeypatch.setenv("LVC_ZOO_RANDOM", "1")   # undone after the test
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+    bench = runpy.run_path(str(Path(__file__).parents[1] / "benchmarks" / "fuzz.py"))
+    result = bench["main"](["--count", "120", "--timeout", "60", "--seed", "3"])
+    total = result["total"]
+    assert sum(total.values()) == 120
+    assert total.get("traceback", 0) == total.get("hang", 0) == total.get("killed", 0) == 0
+    from lvc.codecs.registry import all_codecs
+
+    available = {c for c, info in all_codecs().items()
+                 if info.available and not c.startswith("toy")}  # the tests' own codecs
+    assert available <= set(result["counts"])          # every codec's files were mutated
+    assert result["peak_small_mib"] < 2048 and result["slowest_s"] < 10

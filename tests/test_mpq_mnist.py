@@ -124,7 +124,8 @@ def test_training_resumes_exactly_and_exports_verified_weights(tmp_path):
                                            .splitlines()[-1])
 
     weights = tmp_path / "weights"
-    update_manifest({"codec": "jpeg-like", "file": "other.safetensors", "sha256": "0"}, weights)
+    update_manifest({"codec": "jpeg-like", "file": "other.safetensors", "sha256": "0" * 64},
+                    weights)
     entry = mnist.export(straight, weights)
     assert entry["task"] == "mnist-classification" and "codec" not in entry
     assert entry["steps"] == 6 and entry["params"] < 100_000
