@@ -310,3 +310,22 @@ def test_out_of_memory_is_one_line(tmp_path, monkeypatch):                  # D1
     result = run("decode", path, "-o", tmp_path / "a.png")
     assert result.exit_code == 1 and result.stderr.startswith("error: out of memory")
     assert result.stderr.count("\n") == 1
+
+
+def test_a_damaged_mp3_prints_nothing_but_lvc_s_line(tmp_path):
+    """mpg123 (inside libsndfile) writes its own complaints to fd 2: silenced."""
+    try:
+        lvc.get_codec("mp3")
+    except Exception:
+        pytest.skip("mp3 unavailable")
+    x = (np.sin(np.arange(16000) / 7.0) * 8000).astype(np.int16)
+    header, streams = unpack(lvc.encode(x, codec="mp3", quality=5, sample_rate=16000))
+    s = bytearray(streams[0])
+    for i in range(600, len(s), 97):       # damage every frame region, keep the start
+        s[i] ^= 0x5A
+    (tmp_path / "bad.lvc").write_bytes(pack(header, [bytes(s)]))
+    done = subprocess.run([sys.executable, "-m", "lvc", "decode", str(tmp_path / "bad.lvc"),
+                           "-o", str(tmp_path / "bad.wav")], capture_output=True, text=True,
+                          timeout=120)
+    lines = done.stderr.splitlines()
+    assert len(lines) <= 1 and all(line.startswith("error: ") for line in lines), done.stderr

@@ -13,7 +13,9 @@ libsndfile failure on a corrupt stream becomes a one-line ``CorruptStreamError``
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 
 import numpy as np
 import soundfile as sf
@@ -30,6 +32,24 @@ _MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 
 def _first_line(e: Exception) -> str:
     return (str(e).splitlines() or [type(e).__name__])[0]
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """libsndfile's decoders (mpg123 above all) print their own complaints about a
+    damaged stream straight to file descriptor 2; the user gets lvc's one line instead."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class SoundfileCodec(Codec):
@@ -98,7 +118,7 @@ class SoundfileCodec(Codec):
         if not frames:
             return Media(np.zeros(shape, dtype), "audio", sample_rate=header.sample_rate)
         try:
-            with sf.SoundFile(io.BytesIO(streams[0])) as stream:
+            with _native_stderr_silenced(), sf.SoundFile(io.BytesIO(streams[0])) as stream:
                 found = (stream.format, stream.subtype, stream.channels, stream.samplerate)
                 wanted = (self.format, self.stream_subtype(dtype), channels, header.sample_rate)
                 if found != wanted:
