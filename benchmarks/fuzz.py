@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import resource
 import signal
@@ -85,8 +86,14 @@ def corpus() -> list:
 
 
 def child(data: bytes, as_bytes: int, timeout: int) -> None:
-    """In the forked child: limits, decode, exit with the outcome's code."""
+    """In the forked child: limits, decode, exit with the outcome's code. The alarm's
+    default action kills the child even inside C code (a Python handler inherited from
+    the parent would not run there), and torch runs single-threaded: an OpenMP pool the
+    parent started does not survive a fork."""
     resource.setrlimit(resource.RLIMIT_AS, (as_bytes, as_bytes))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
     signal.alarm(timeout)
     code = 0
     try:
@@ -119,6 +126,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--as-gib", type=float, default=3.0)
     ap.add_argument("--timeout", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", help="also write the counts and peaks here")
     args = ap.parse_args(argv)
     files = corpus()
     for _, data in files:  # load every model in the parent, so children start warm
@@ -174,9 +182,16 @@ def main(argv=None) -> dict:
     print(f"peak RSS of a decoding child: {peak:.0f} MiB (files <= 64 KiB: {peak_small:.0f} "
           f"MiB; the warm parent they fork from holds {parent_rss:.0f} MiB); slowest "
           f"decode of a file <= 64 KiB: {slowest:.1f} s")
-    return {"counts": {k: dict(v) for k, v in counts.items()}, "total": dict(total),
-            "peak_mib": peak, "peak_small_mib": peak_small, "slowest_s": slowest,
-            "parent_mib": parent_rss}
+    from lvc.codecs.registry import all_codecs
+
+    available = sorted(c for c, info in all_codecs().items() if info.available)
+    result = {"available": available, "counts": {k: dict(v) for k, v in counts.items()},
+              "total": dict(total),
+              "peak_mib": peak, "peak_small_mib": peak_small, "slowest_s": slowest,
+              "parent_mib": parent_rss}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    return result
 
 
 if __name__ == "__main__":
