@@ -66,7 +66,6 @@ class StepContext:
     steps: int
     progress: float           # 0..1 through the run (steps, or wall time with a budget)
     timed: bool               # a wall-time budget drives the schedule
-    device: object = None
     state: dict = field(default_factory=dict)   # per-step values a task passes itself
     sync: object = None       # sync(params): average gradients over ranks (no-op alone)
 
@@ -292,8 +291,7 @@ def run(task: TrainTask, out, opts: LoopOptions, log=print) -> Path:
         elapsed = ranks.shared(time.time() - t0)
         fraction = min(1.0, elapsed / budget) if budget else None
         progress = max(step / opts.steps, fraction or 0.0)
-        ctx = StepContext(step, opts.steps, progress, budget is not None, device,
-                          sync=ranks.average)
+        ctx = StepContext(step, opts.steps, progress, budget is not None, sync=ranks.average)
         for g in opts_list[0].param_groups:
             g["lr"] = learning_rate(schedule, opts.lr, step, opts.steps, fraction,
                                     task.warmup if opts.warmup is None else opts.warmup,
