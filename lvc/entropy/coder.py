@@ -98,12 +98,12 @@ def _as_int32(sym: np.ndarray) -> np.ndarray:
 
 def _groups(idx_flat: np.ndarray) -> tuple[np.ndarray, list]:
     """Stable order grouping the symbols by table, and ``(table, start, end)`` of every
-    non-empty group in table order. Costs O(symbols), whatever the number of tables."""
+    non-empty group in table order. Costs O(symbols + tables)."""
     order = np.argsort(idx_flat, kind="stable")  # radix sort for uint8
-    ordered = idx_flat[order]
-    starts = np.flatnonzero(np.diff(ordered, prepend=-1)) if ordered.size else order[:0]
-    bounds = np.append(starts, ordered.size).tolist()
-    return order, list(zip(ordered[starts].tolist(), bounds[:-1], bounds[1:]))
+    counts = np.bincount(idx_flat)
+    tables = np.flatnonzero(counts)
+    ends = np.cumsum(counts[tables])
+    return order, list(zip(tables.tolist(), (ends - counts[tables]).tolist(), ends.tolist()))
 
 
 class Encoder:
@@ -253,14 +253,17 @@ class Decoder:
         segments = list(_segments(grouped, groups))
         for k, seg in segments:
             seg[:] = _guard(coder.decode, models[k], seg.size)
-        escaped = []
-        for k, seg in segments:
-            esc = seg == tables.supports32[k]  # the escape symbol
-            if esc.any():
-                escaped.append((seg, esc, k))
-            seg += tables.offsets32[k]
-        if escaped:
+        ordered = idx[order]  # each grouped symbol's table
+        if (grouped == tables.supports32[ordered]).any():  # escape symbols: the rare path
+            escaped = []
+            for k, seg in segments:
+                esc = seg == tables.supports32[k]
+                if esc.any():
+                    escaped.append((seg, esc, k))
+            grouped += tables.offsets32[ordered]
             self._decode_escapes(escaped, tables)
+        else:
+            grouped += tables.offsets32[ordered]
         sym = np.empty(idx.size, np.int32)
         sym[order] = grouped
         return self._got(sym).reshape(idx_in.shape)

@@ -47,6 +47,7 @@ work is vectorised numpy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -162,8 +163,15 @@ def _neighbour_sum(a: np.ndarray) -> np.ndarray:
 def _n4(a: np.ndarray) -> np.ndarray:
     """N4 over whole planes: ``12 * (sum of the in-latent edge neighbours) // their
     number`` (0 without any)."""
-    count = _neighbour_sum(np.ones(a.shape[-2:], np.int64))
-    return _NORM * _neighbour_sum(a) // np.maximum(count, 1)
+    return _NORM * _neighbour_sum(a) // _n4_count(*a.shape[-2:])
+
+
+@lru_cache(maxsize=16)
+def _n4_count(h: int, w: int) -> np.ndarray:
+    """How many edge neighbours each position has inside an h x w plane (at least 1)."""
+    count = np.maximum(_neighbour_sum(np.ones((h, w), np.int64)), 1)
+    count.flags.writeable = False
+    return count
 
 
 def _clip(q: np.ndarray) -> np.ndarray:
@@ -178,6 +186,8 @@ def _wrap32(x: np.ndarray) -> np.ndarray:
 def _bin(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Per-channel bins of ``values`` (n, m): how many of the channel's ascending
     ``thresholds`` (n, B - 1) lie below the value."""
+    if values.shape[0] == 1:  # the decoder's case: one search instead of B - 1 passes
+        return np.searchsorted(thresholds[0], values[0], side="left")[None]
     out = np.zeros(values.shape, np.int64)
     for t in range(thresholds.shape[1]):
         out += values > thresholds[:, t, None]
