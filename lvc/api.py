@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .codecs.base import Codec
+from .codecs.base import Codec, Latent
 from .codecs.registry import all_codecs, default_codec, get_codec
 from .errors import BadInputError, CorruptStreamError, FormatError, MissingFileError, \
     ModelMismatchError
@@ -109,11 +109,10 @@ def _load_bytes(data) -> bytes:
     raise BadInputError(f"expected .lvc bytes or a path, got {type(data).__name__}")
 
 
-def decode_media(data, limits: Limits = DEFAULT_LIMITS) -> Media:
-    """Decode ``.lvc`` bytes (or a path) into a Media with sample rate and metadata.
-
-    Metadata is the header's, updated by what the codec decoded (an image set's
-    names travel in the codec's streams)."""
+def _open(data, limits: Limits) -> tuple:
+    """``(header, streams, codec)`` of ``.lvc`` bytes or a path, after every check made
+    before a codec decodes: the codec handles the modality, the layout is valid, the
+    declared size is within the limits, the weights are the installed ones."""
     header, streams = unpack(_load_bytes(data), limits)
     c = get_codec(header.codec)
     if not c.handles(header.modality):
@@ -127,6 +126,15 @@ def decode_media(data, limits: Limits = DEFAULT_LIMITS) -> Media:
         raise ModelMismatchError(
             f"file was encoded with {header.codec} weights {_hex(header.fingerprint)}, installed "
             f"weights are {_hex(expected)}")
+    return header, streams, c
+
+
+def decode_media(data, limits: Limits = DEFAULT_LIMITS) -> Media:
+    """Decode ``.lvc`` bytes (or a path) into a Media with sample rate and metadata.
+
+    Metadata is the header's, updated by what the codec decoded (an image set's
+    names travel in the codec's streams)."""
+    header, streams, c = _open(data, limits)
     media = c.decode(header, streams)
     if media.shape != tuple(header.shape) or str(media.data.dtype) != header.dtype:
         raise CorruptStreamError(
@@ -143,6 +151,15 @@ def decode_media(data, limits: Limits = DEFAULT_LIMITS) -> Media:
 def decode(data, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
     """Decode ``.lvc`` bytes (or a path) into a numpy array (see ``lvc.formats.media``)."""
     return decode_media(data, limits).data
+
+
+def decode_latent(data, limits: Limits = DEFAULT_LIMITS) -> Latent:
+    """A learned codec's quantised latent from ``.lvc`` bytes (or a path), without
+    running its synthesis network: ``Latent.symbols`` (liveaction-rgb: int8 (k, H/16,
+    W/16); the hyperprior family: y_hat) and ``Latent.values`` (float32, what the
+    synthesis would see). Other codecs raise ``UnsupportedMediaError``."""
+    header, streams, c = _open(data, limits)
+    return c.decode_latent(header, streams)
 
 
 def encode_images(images, names=None, codec: str | None = None,

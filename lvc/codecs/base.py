@@ -16,6 +16,22 @@ from ..formats.media import Media
 
 
 @dataclass
+class Latent:
+    """A learned codec's quantised latent, read without running its synthesis network.
+
+    ``symbols``: what the entropy coder carries, shaped (C, h, w): LiVeAction's
+    integers (int8; only the channels its quality level sends); the hyperprior
+    family's ``y_hat`` (float32: ``round(y - mu) + mu`` is not an integer when the
+    model predicts means). ``values``: the float32 latent the synthesis would see.
+    """
+
+    symbols: object
+    values: object
+    codec: str
+    quality: int
+
+
+@dataclass
 class Encoded:
     """What ``Codec.encode`` returns: the streams and extra header metadata."""
 
@@ -78,3 +94,8 @@ class Codec:
 
     def decode(self, header: Header, streams: list) -> Media:
         raise NotImplementedError
+
+    def decode_latent(self, header: Header, streams: list) -> Latent:
+        """The quantised latent of a learned codec (``lvc.decode_latent``)."""
+        raise UnsupportedMediaError(f"{self.id} has no learned latent to read (latents: "
+                                    "liveaction-rgb and the hyperprior-family image codecs)")

@@ -20,7 +20,7 @@ from ..entropy import Decoder, Encoder
 from ..errors import CorruptStreamError, UnsupportedMediaError
 from ..formats.container import Header
 from ..formats.media import Media, as_image
-from .base import Codec, Encoded
+from .base import Codec, Encoded, Latent
 from .classical.image import alpha_from_png, alpha_to_png, split_alpha
 from .torch_utils import single_thread, stable_cpu
 
@@ -76,7 +76,9 @@ class LatentImageCodec(Codec):
             streams.append(alpha_to_png(alpha))
         return Encoded(streams, {"refine": refine} if refine else {})
 
-    def decode(self, header: Header, streams: list) -> Media:
+    def _latent(self, header: Header, streams: list) -> tuple:
+        """``(handle, y_hat, channels)`` after the header and stream-count checks; the
+        stream is checked (``dec.finish()``) before anything runs on y_hat."""
         shape = tuple(header.shape)
         lo, hi = self.quality_range
         if header.dtype != "uint8" or len(shape) not in (2, 3) or not lo <= header.quality <= hi:
@@ -91,11 +93,17 @@ class LatentImageCodec(Codec):
         handle = self.load(header.quality)
         factor, f = self.factor(handle), self.latent_factor
         dec = Decoder(streams[0])
+        with stable_cpu(), single_thread():
+            y_hat = self.code_latents(handle, dec, size=(-(-height // factor) * factor // f,
+                                                         -(-width // factor) * factor // f))
+            dec.finish()  # before synthesis: a desynchronised stream never reaches g_s
+        return handle, y_hat, channels
+
+    def decode(self, header: Header, streams: list) -> Media:
+        handle, y_hat, channels = self._latent(header, streams)
+        height, width = tuple(header.shape)[:2]
+        with_alpha = channels in (2, 4)
         with stable_cpu():
-            with single_thread():
-                y_hat = self.code_latents(handle, dec, size=(-(-height // factor) * factor // f,
-                                                             -(-width // factor) * factor // f))
-                dec.finish()  # before synthesis: a desynchronised stream never reaches g_s
             rgb = to_image(self.synthesise(handle, y_hat), height, width,
                            gray=channels in (1, 2))
         out = np.empty((height, width, channels), np.uint8)
@@ -103,3 +111,8 @@ class LatentImageCodec(Codec):
         if with_alpha:
             out[:, :, -1] = alpha_from_png(streams[-1], width, height, self.id)
         return Media(np.ascontiguousarray(out[:, :, 0]) if channels == 1 else out, "image")
+
+    def decode_latent(self, header: Header, streams: list) -> Latent:
+        """y_hat (C, h, w) of the padded image, as float32 (see ``Latent``)."""
+        y_hat = self._latent(header, streams)[1][0].detach().numpy().astype(np.float32)
+        return Latent(y_hat, y_hat, self.id, header.quality)

@@ -41,7 +41,7 @@ import torch
 from ...errors import BadInputError, CorruptStreamError, UnsupportedMediaError
 from ...formats.container import Header
 from ...formats.media import Media, as_image
-from ..base import Codec, Encoded
+from ..base import Codec, Encoded, Latent
 from ..classical.image import alpha_from_png, alpha_to_png, split_alpha
 from ..torch_utils import stable_cpu
 from . import weights as _weights
@@ -192,7 +192,9 @@ class LiVeActionCodec(LiVeActionBase):
             streams.append(alpha_to_png(alpha))
         return Encoded(streams, {"tile": tile} if tiled else {})
 
-    def decode(self, header: Header, streams: list) -> Media:
+    def _tiles(self, header: Header, streams: list):
+        """Checked header fields and each tile's decoded integers:
+        ``(weights, delta, channels, [((y0, y1, x0, x1), symbols), ...] (lazy))``."""
         shape = tuple(header.shape)
         if header.dtype != "uint8" or len(shape) not in (2, 3):
             raise CorruptStreamError(f"corrupt header: {self.id} cannot hold a {header.dtype} "
@@ -203,18 +205,40 @@ class LiVeActionCodec(LiVeActionBase):
         height, width = shape[:2]
         tile = self.header_tile(header, factor, (height, width), self.tile_size)
         channels = shape[2] if len(shape) == 3 else 1
+        self.check_stream_count(tile_count((height, width), tile, factor) + (channels in (2, 4)),
+                                streams)
+        tiles = ((box, decode_latents(stream, (k, -(-(box[1] - box[0]) // factor),
+                                               -(-(box[3] - box[2]) // factor)),
+                                      w.tables[delta]))
+                 for box, stream in zip(tile_grid(height, width, tile, factor), streams))
+        return w, delta, channels, tiles
+
+    def decode(self, header: Header, streams: list) -> Media:
+        w, delta, channels, tiles = self._tiles(header, streams)
+        height, width = tuple(header.shape)[:2]
         with_alpha = channels in (2, 4)
-        self.check_stream_count(tile_count((height, width), tile, factor) + with_alpha, streams)
-        grid = tile_grid(height, width, tile, factor)
         out = np.empty((height, width, channels), np.uint8)
         color = slice(0, channels - with_alpha)
-        for (y0, y1, x0, x1), stream in zip(grid, streams):
-            h, wd = y1 - y0, x1 - x0
-            symbols = decode_latents(stream, (k, -(-h // factor), -(-wd // factor)),
-                                     w.tables[delta])
-            out[y0:y1, x0:x1, color] = synthesise(w.model, symbols, delta, (h, wd),
+        for (y0, y1, x0, x1), symbols in tiles:
+            out[y0:y1, x0:x1, color] = synthesise(w.model, symbols, delta, (y1 - y0, x1 - x0),
                                                   gray=channels in (1, 2))
         if with_alpha:
             out[:, :, -1] = alpha_from_png(streams[-1], width, height, self.id)
         return Media(np.ascontiguousarray(out[:, :, 0]) if channels == 1 else out, "image")
 
+    def decode_latent(self, header: Header, streams: list) -> Latent:
+        """The sent channels' integers, (k, ceil(H/16), ceil(W/16)) int8; tiles (their
+        interior edges on multiples of 16) are placed side by side, so a tiled image's
+        latent has the same layout as an untiled one's."""
+        w, delta, _, tiles = self._tiles(header, streams)
+        factor = w.model.config.factor
+        height, width = tuple(header.shape)[:2]
+        k = w.rate_levels[header.quality - 1][0]
+        symbols = np.empty((k, -(-height // factor), -(-width // factor)), np.int8)
+        for (y0, y1, x0, x1), tile in tiles:
+            if tile.size and (tile.min() < -128 or tile.max() > 127):  # encoders send |v| <= 127
+                raise CorruptStreamError(f"{self.id}: latent value outside int8: the file is "
+                                         "corrupt")
+            symbols[:, y0 // factor:-(-y1 // factor), x0 // factor:-(-x1 // factor)] = tile
+        return Latent(symbols, symbols.astype(np.float32) * np.float32(delta), self.id,
+                      header.quality)
