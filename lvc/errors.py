@@ -123,3 +123,14 @@ def out_of_memory(e: BaseException) -> bool:
 
 OUT_OF_MEMORY = ("out of memory (the machine's or the process's limit); LVC_MAX_BYTES bounds "
                  "what lvc attempts (default 2 GiB)")
+
+
+def describe(error: Exception, *paths) -> str:
+    """One line for a user error, naming the input file when the message names no file."""
+    if isinstance(error, OSError) and not isinstance(error, LVCError) and error.strerror:
+        message = f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    else:
+        message = str(error)
+    if paths and not any(str(p) in message for p in paths):
+        message = f"{paths[0]}: {message}"
+    return message

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from .. import api
 from ..codecs.registry import get_codec
-from ..errors import BadInputError, LVCError, MissingFileError, UnsupportedMediaError
+from ..errors import BadInputError, LVCError, MissingFileError, UnsupportedMediaError, \
+    describe
 from ..formats.container import read_header
 from ..formats.io import media_stem, media_suffix
 from ..formats.files import check_writable, same_file, write_bytes_atomic
@@ -170,17 +171,6 @@ def decode_file(job: Job, force=False) -> dict:
     check_writable(dst, force)
     api.write(dst, api.decode_media(data), overwrite=force)
     return report.result_row(job.src, dst, header, len(data))
-
-
-def describe(error: Exception, *paths) -> str:
-    """One line for a user error, naming the input file when the message names no file."""
-    if isinstance(error, OSError) and not isinstance(error, LVCError) and error.strerror:
-        message = f"{error.filename}: {error.strerror}" if error.filename else error.strerror
-    else:
-        message = str(error)
-    if paths and not any(str(p) in message for p in paths):
-        message = f"{paths[0]}: {message}"
-    return message
 
 
 def run_one(fn, job: Job, options: dict) -> tuple:

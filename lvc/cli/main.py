@@ -27,8 +27,10 @@ from ..errors import (
     ModelMismatchError,
     OutputExistsError,
     UnknownCodecError,
+    describe,
 )
 from ..formats.container import read_header
+from ..formats.io import MEDIA_SUFFIXES
 from . import batch, report
 
 EXIT_CODES = (
@@ -42,13 +44,6 @@ EXIT_CODES = (
     (ModelMismatchError.exit_code, "file was encoded with other weights than those installed"),
 )
 """Exit codes documented in ``codec --help``; built from ``lvc.errors`` so they agree."""
-
-# files a directory argument contributes to ``codec encode`` (explicit files and globs
-# may be anything: the media reader decides)
-MEDIA_SUFFIXES = frozenset(
-    ".png .jpg .jpeg .webp .avif .jxl .bmp .tif .tiff .gif .ppm .pgm .pnm .npy "
-    ".wav .flac .ogg .opus .mp3 .aif .aiff .nii .nii.gz".split())
-
 
 def _epilog() -> str:
     # "\b" stops Click from re-wrapping the table
@@ -71,7 +66,7 @@ class _Group(click.Group):
         except OSError as e:
             if isinstance(e, BrokenPipeError):  # Click handles a closed pipe itself
                 raise
-            _fail(batch.describe(e), 1)
+            _fail(describe(e), 1)
         except (MemoryError, RuntimeError) as e:
             if not out_of_memory(e):
                 raise
@@ -324,6 +319,10 @@ from .bench_cmd import bench  # noqa: E402
 cli.add_command(bench)
 
 from .iscs_cmd import iscs_group  # noqa: E402
+from .pack_cmd import pack, unpack  # noqa: E402
+
+cli.add_command(pack)
+cli.add_command(unpack)
 
 cli.add_command(iscs_group)
 

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from ..errors import ModelMismatchError
-from ..formats.files import write_bytes_atomic
+from ..formats.files import file_sha256, write_bytes_atomic  # noqa: F401  (re-exported to weights modules)
 
 WEIGHTS_ENV = "LVC_WEIGHTS_DIR"
 MANIFEST = "manifest.json"
@@ -86,14 +86,6 @@ def update_manifest(entry: dict, directory, key: tuple = ("codec",)) -> Path:
     path = write_bytes_atomic(Path(directory) / MANIFEST, text.encode(), overwrite=True)
     path.chmod(0o644)  # a shipped file: readable by everyone (atomic writes start 0600)
     return path
-
-
-def file_sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def fingerprint_of(sha256_hex: str) -> bytes:

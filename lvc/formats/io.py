@@ -28,6 +28,11 @@ from .volume_io import NIFTI_SUFFIXES
 NPY_MAGIC = b"\x93NUMPY"
 _DEFAULT_SUFFIX = {"image": ".png", "audio": ".wav"}
 ARRAY_MODALITIES = ("volume", "hyperspectral")
+MEDIA_SUFFIXES = frozenset(
+    ".png .jpg .jpeg .webp .avif .jxl .bmp .tif .tiff .gif .ppm .pgm .pnm .npy "
+    ".wav .flac .ogg .opus .mp3 .aif .aiff .nii .nii.gz".split())
+"""Files a directory contributes to ``codec encode`` and ``codec pack`` (explicit
+files and globs may be anything: the media reader decides)."""
 
 
 def default_suffix(modality: str, metadata: dict | None = None) -> str:
