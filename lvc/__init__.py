@@ -12,6 +12,10 @@
 Importing lvc is cheap: codecs (and torch) load when first used.
 """
 
+from .threads import configure_environment as _configure_threads
+
+_configure_threads()  # before anything loads torch: see lvc/threads.py
+
 from .api import decode, decode_images, decode_latent, decode_media, encode, encode_images, list_codecs, read, \
     write
 from .codecs.registry import get_codec

@@ -13,8 +13,8 @@ import numpy as np
 
 from .codecs.base import Codec, Latent
 from .codecs.registry import all_codecs, default_codec, get_codec
-from .errors import BadInputError, CorruptStreamError, FormatError, MissingFileError, \
-    ModelMismatchError
+from .errors import BadInputError, CodecUnavailableError, CorruptStreamError, FormatError, \
+    MissingFileError, ModelMismatchError
 from .formats.container import DEFAULT_LIMITS, Header, Limits, is_lvc, pack, unpack
 from .formats.files import same_file, write_bytes_atomic
 from .formats.limits import check_decode
@@ -129,13 +129,51 @@ def _open(data, limits: Limits) -> tuple:
     return header, streams, c
 
 
-def decode_media(data, limits: Limits = DEFAULT_LIMITS) -> Media:
+def parse_device(device):
+    """The torch device ``device`` names (None: the CPU); cpu, cuda or cuda:N."""
+    if device is None or str(device) == "cpu":
+        return None
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cuda", "cpu"):
+        raise BadInputError(f"device {str(device)!r}: cpu, cuda or cuda:N")
+    return None if parsed.type == "cpu" else parsed
+
+
+def check_device(device, codec: Codec):
+    """``parse_device``, then: ``codec`` may decode there (one line if not), and the
+    device exists here."""
+    import torch
+
+    device = parse_device(device)
+    if device is None or codec.device_decode == "ignore":
+        return None
+    if codec.device_decode == "refuse":
+        raise BadInputError(f"{codec.id} decodes on the CPU only: its entropy parameters come "
+                            "from float networks, which must reproduce the encoder's exactly")
+    if device.type == "cuda" and not (torch.cuda.is_available() and
+                                      (device.index or 0) < torch.cuda.device_count()):
+        raise CodecUnavailableError(f"no CUDA device {device} here (torch sees "
+                                    f"{torch.cuda.device_count()})")
+    return device
+
+
+def decode_media(data, limits: Limits = DEFAULT_LIMITS, device=None) -> Media:
     """Decode ``.lvc`` bytes (or a path) into a Media with sample rate and metadata.
 
     Metadata is the header's, updated by what the codec decoded (an image set's
-    names travel in the codec's streams)."""
+    names travel in the codec's streams). ``device`` (e.g. ``"cuda"``): run the
+    synthesis network of a codec whose latents are integer-decoded (the LiVeAction
+    family) there; codecs without networks ignore it, the others refuse it."""
+    parse_device(device)  # a bad name fails before the file is read
     header, streams, c = _open(data, limits)
-    media = c.decode(header, streams)
+    device = check_device(device, c)
+    media = c.decode(header, streams) if device is None else \
+        c.decode(header, streams, device=device)
     if media.shape != tuple(header.shape) or str(media.data.dtype) != header.dtype:
         raise CorruptStreamError(
             f"decoded {media.data.dtype} {media.shape} but the header declares "
@@ -148,9 +186,10 @@ def decode_media(data, limits: Limits = DEFAULT_LIMITS) -> Media:
     return media
 
 
-def decode(data, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
-    """Decode ``.lvc`` bytes (or a path) into a numpy array (see ``lvc.formats.media``)."""
-    return decode_media(data, limits).data
+def decode(data, limits: Limits = DEFAULT_LIMITS, device=None) -> np.ndarray:
+    """Decode ``.lvc`` bytes (or a path) into a numpy array (see ``lvc.formats.media``;
+    ``device``: see ``decode_media``)."""
+    return decode_media(data, limits, device).data
 
 
 def decode_latent(data, limits: Limits = DEFAULT_LIMITS) -> Latent:

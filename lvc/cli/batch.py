@@ -149,7 +149,7 @@ def encode_archive(items, dst: Path, codec: str, quality=None, force=False,
     return report.result_row(label, dst, read_header(data), len(data))
 
 
-def decode_file(job: Job, force=False) -> dict:
+def decode_file(job: Job, force=False, device=None) -> dict:
     """Decode one ``.lvc`` file; the header (read first) picks the default suffix. An
     image set unpacks into a directory: ``-o`` for a single input, else ``<stem>/``."""
     _require_file(job.src)
@@ -159,7 +159,7 @@ def decode_file(job: Job, force=False) -> dict:
         from ..formats.io import write_image_set
 
         folder = job.output or job.dst  # job.dst is <stem> before a suffix is added
-        write_image_set(folder, api.decode_media(data), overwrite=force)
+        write_image_set(folder, api.decode_media(data, device=device), overwrite=force)
         return report.result_row(job.src, folder, header, len(data))
     dst = job.dst
     if job.auto_suffix:
@@ -169,7 +169,7 @@ def decode_file(job: Job, force=False) -> dict:
     if dst.suffix.lower() == ".lvc":  # api.write would silently re-encode
         raise BadInputError(f"{dst}: decode writes media files (.png, .wav, .npy, ...), not .lvc")
     check_writable(dst, force)
-    api.write(dst, api.decode_media(data), overwrite=force)
+    api.write(dst, api.decode_media(data, device=device), overwrite=force)
     return report.result_row(job.src, dst, header, len(data))
 
 

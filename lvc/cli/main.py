@@ -76,15 +76,24 @@ class _Group(click.Group):
 @click.group(cls=_Group, epilog=_epilog(),
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="codec")
-def cli():
+@click.option("--threads", type=click.IntRange(min=1), metavar="N",
+              help="Intra-op threads per process (default: the cores available, divided "
+                   "among --workers; env LVC_THREADS, 'torch' for torch's own default).")
+def cli(threads):
     """Encode, decode and inspect .lvc files (learned and classical codecs).
 
     Start with `codec demo`, which runs the whole job on a built-in sample
     image, then `codec list` to see the codecs that can run here.
     """
+    import os
     import warnings
 
+    from .. import threads as policy
     from ..formats.files import remove_partial_on_sigterm
+
+    if threads is not None:
+        os.environ[policy.ENV] = str(threads)  # worker processes inherit it
+    policy.setting()  # a bad LVC_THREADS is one line here, not later in a worker
 
     remove_partial_on_sigterm()  # a killed run leaves no partial output file
     for category in (FutureWarning, DeprecationWarning):  # libraries' notices, not lvc's
@@ -210,9 +219,15 @@ Examples:
   codec decode photo.lvc                      # -> photo.png
   codec decode photo.lvc -o photo.npy         # format from the suffix
   codec decode encoded/ -o decoded/
+  codec decode photo.lvc --device cuda        # LiVeAction synthesis on the GPU
 """)
+@click.option("--device", metavar="DEV",
+              help="Run the LiVeAction family's synthesis network on DEV (cuda, cuda:N); "
+                   "their latents are integer-decoded, so only the float reconstruction "
+                   "can differ from the CPU's. Codecs whose entropy model is a float "
+                   "network refuse it; codecs without networks ignore it.")
 @_batch_options
-def decode(inputs, output, force, as_json, workers, scheduler):
+def decode(inputs, output, force, as_json, workers, scheduler, device):
     """Decode .lvc files back to image or audio files.
 
     The output format follows OUT's suffix (.png, .wav, .flac, .npy, ...); by
@@ -227,7 +242,9 @@ def decode(inputs, output, force, as_json, workers, scheduler):
     """
     items, is_batch = batch.expand(inputs, {".lvc"}, ".lvc")
     jobs = batch.plan(items, is_batch, output, None)
-    _report(jobs, batch.decode_file, {"force": force}, workers, as_json, "decoding", scheduler)
+    api.parse_device(device)  # a bad name: one error, before any file
+    _report(jobs, batch.decode_file, {"force": force, "device": device}, workers, as_json,
+            "decoding", scheduler)
 
 
 @cli.command()

@@ -51,6 +51,12 @@ class Codec:
     refinable: bool = False  # encode(media, quality, refine=N) refines the latent (SGA)
     archives: bool = False  # an image codec that also codes modality "images" as one file
     options: tuple = ()  # names of extra encode() keyword settings (lvc.encode options=)
+    device_decode: str = "refuse"
+    """What ``lvc.decode(..., device=)`` may do with another device than the CPU:
+    ``"synthesis"`` (the codec's ``decode`` takes ``device=`` and runs its synthesis
+    there: integer-decoded latents), ``"ignore"`` (no network: decoded on the CPU as
+    always) or ``"refuse"`` (entropy parameters come from float networks, which must
+    compute the encoder's exact values)."""
     decode_memory: float = 0.0
     """Estimated peak bytes per decoded element (output included; 0: twice the dtype's
     size). ``lvc.decode`` checks the declared size times this against ``LVC_MAX_BYTES``

@@ -22,17 +22,22 @@ import threading
 
 import torch
 
+from .. import threads
+
 _ONEDNN_LOCK = threading.Lock()
 _onednn_users = [0, True]  # [blocks inside stable_cpu, flag to restore]
 
 
 @contextlib.contextmanager
-def stable_cpu():
+def stable_cpu(small_kernels: bool = False):
     """Inference (``torch.inference_mode``) with thread-count independent float results
-    (oneDNN off, see above).
+    (oneDNN off, see above). ``small_kernels``: a network of many small ops, which
+    takes fewer threads when the machine is busy (``lvc.threads``).
 
     The oneDNN switch is process-wide: it is turned off when the first of any
-    concurrent (threaded) codec calls enters and restored when the last one leaves."""
+    concurrent (threaded) codec calls enters and restored when the last one leaves.
+    The first call in a process applies lvc's thread policy (``lvc.threads``)."""
+    threads.apply(small_kernels=small_kernels)
     with _ONEDNN_LOCK:
         if _onednn_users[0] == 0:
             _onednn_users[1] = torch.backends.mkldnn.enabled

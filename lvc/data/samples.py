@@ -1,14 +1,12 @@
 """What a dataset item is: a decoded ``.lvc`` file (or its latent) as an array or tensor.
 
 Shared by ``LVCDataset`` (files) and ``ShardDataset`` (tar shards), so both give the
-same samples for the same bytes. Each DataLoader worker process sets its own torch
-thread count (the cores it may use divided by the workers) on first use, so
-``num_workers=N`` does not oversubscribe the machine with N x the default threads.
+same samples for the same bytes. Each DataLoader worker process applies lvc's thread
+policy on first use (``lvc.threads``: the cores it may use divided by the workers),
+so ``num_workers=N`` does not oversubscribe the machine with N x the default threads.
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 
@@ -26,30 +24,17 @@ def check_output(output: str) -> str:
     return output
 
 
-def _threads_per_worker() -> int:
+def set_worker_threads() -> None:
+    """Once per process: lvc's thread policy (``lvc.threads``) for one of the
+    DataLoader's workers, torch and BLAS alike (numpy's OpenBLAS threads spin after
+    each call: left at the core count in every worker they take the cores the other
+    workers decode on)."""
     import torch.utils.data as tud
 
+    from .. import threads
+
     info = tud.get_worker_info()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) // (info.num_workers if info else 1))
-
-
-_threads_set_in = None  # the pid whose torch threads were set (a forked worker re-sets)
-
-
-def set_worker_threads() -> None:
-    """Once per process: torch and BLAS threads = cores / DataLoader workers (numpy's
-    OpenBLAS threads spin after each call: left at the machine's core count in every
-    worker they take the cores the other workers decode on)."""
-    global _threads_set_in
-    if _threads_set_in != os.getpid():
-        import torch
-        from threadpoolctl import threadpool_limits
-
-        threads = _threads_per_worker()
-        torch.set_num_threads(threads)
-        threadpool_limits(threads)
-        _threads_set_in = os.getpid()
+    threads.apply(info.num_workers if info else 1)
 
 
 def load_sample(data: bytes, output: str):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
+from .. import threads
 from ..errors import BadInputError, CodecUnavailableError
 
 
@@ -24,7 +25,9 @@ def map_unordered(fn, items: list, workers: int = 1, scheduler: str | None = Non
     elif workers > 1 and len(items) > 1:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        n = min(workers, len(items))
+        with ProcessPoolExecutor(max_workers=n, initializer=threads.worker_init,
+                                 initargs=(n,)) as pool:
             futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
             for future in as_completed(futures):
                 yield futures[future], future.result()
@@ -55,9 +58,12 @@ def dask_client(scheduler: str, workers: int = 2):
         n = int(scheduler.split(":", 1)[1]) if ":" in scheduler else max(workers, 1)
         with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                           dashboard_address=None) as cluster, Client(cluster) as client:
+            client.run(threads.worker_init, n)
             yield client
     elif scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://")):
         with Client(scheduler) as client:
+            hosts = [w["host"] for w in client.scheduler_info()["workers"].values()]
+            client.run(threads.dask_worker_init, {h: hosts.count(h) for h in hosts})
             yield client
     else:
         raise BadInputError(f"--scheduler must be 'local', 'local:N' or tcp://host:port, "

@@ -246,6 +246,7 @@ def run(task: TrainTask, out, opts: LoopOptions, log=print) -> Path:
         raise BadInputError("--steps must be positive")
     if opts.threads:
         torch.set_num_threads(opts.threads)
+        os.environ["LVC_THREADS"] = str(opts.threads)  # codecs used in the run keep it
     ranks = _Ranks(opts.device)
     device = ranks.device
     if device.type == "cuda":

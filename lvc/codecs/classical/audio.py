@@ -56,6 +56,7 @@ class SoundfileCodec(Codec):
     """A codec whose stream is one file libsndfile writes (FLAC, Ogg, MP3)."""
 
     modality = "audio"
+    device_decode = "ignore"
     format = ""  # libsndfile major format ("FLAC", "OGG", "MP3")
     subtype = ""  # libsndfile subtype for the lossy codecs
     sample_rates: tuple = ()  # the rates the format can hold; () = any

@@ -65,6 +65,7 @@ class PillowCodec(Codec):
     """A codec whose stream is one file Pillow writes (plus a PNG alpha plane for JPEG)."""
 
     modality = "image"
+    device_decode = "ignore"
     lossless = False
     format = ""  # Pillow format name, as in ``Image.open(...).format``
     gray_as_rgb = False  # the format has no gray layout: store gray as RGB(A)

@@ -56,7 +56,7 @@ TILE_SIZE = 1024
 def analyse(model, image: np.ndarray) -> torch.Tensor:
     """Companded latent ``(C, h, w)`` (float, in [-127, 127]) of an (H, W, 3) uint8 image
     ((H, W) gray is replicated to R, G and B)."""
-    with stable_cpu():
+    with stable_cpu(small_kernels=True):
         x = torch.from_numpy(np.asarray(image, dtype=np.float32) / 127.5 - 1.0)
         x = x[None].expand(3, -1, -1) if x.dim() == 2 else x.permute(2, 0, 1)
         return model.quantizer.compand(model.encode(x[None]))[0]
@@ -70,16 +70,18 @@ def level_symbols(companded, channels: int, delta: float) -> np.ndarray:
 def synthesise(model, symbols: np.ndarray, delta: float, size: tuple,
                gray: bool = False) -> np.ndarray:
     """(H, W, 3) uint8 reconstruction of an (H, W) = ``size`` tile from its integers;
-    (H, W, 1), the mean of R, G and B before rounding, when ``gray``."""
+    (H, W, 1), the mean of R, G and B before rounding, when ``gray``. Runs where
+    ``model`` is (a GPU changes the float reconstruction only, never the stream)."""
     k, h, w = symbols.shape
-    with stable_cpu():
-        latent = torch.zeros(1, model.config.latent_channels, h, w)
-        latent[0, :k] = torch.from_numpy(symbols).float() * delta
+    device = next(model.parameters()).device
+    with stable_cpu(small_kernels=True):
+        latent = torch.zeros(1, model.config.latent_channels, h, w, device=device)
+        latent[0, :k] = torch.from_numpy(symbols).to(device).float() * delta
         y = model.decode(latent, size=size)[0]
         if gray:
             y = y.mean(dim=0, keepdim=True)
         return ((y + 1.0) * 127.5).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0) \
-            .numpy()
+            .cpu().numpy()
 
 
 def tile_edges(size: int, tile: int, factor: int) -> list:
@@ -121,6 +123,7 @@ class LiVeActionBase(Codec):
     """What every LiVeAction codec shares: its weights (by codec id) and quality levels."""
 
     decode_memory = 4.0  # uint8/float output plus one tile of float work at a time
+    device_decode = "synthesis"  # integer latents: only the synthesis network moves
 
     lossless = False
 
@@ -213,14 +216,15 @@ class LiVeActionCodec(LiVeActionBase):
                  for box, stream in zip(tile_grid(height, width, tile, factor), streams))
         return w, delta, channels, tiles
 
-    def decode(self, header: Header, streams: list) -> Media:
+    def decode(self, header: Header, streams: list, device=None) -> Media:
         w, delta, channels, tiles = self._tiles(header, streams)
+        model = w.model_on(device)
         height, width = tuple(header.shape)[:2]
         with_alpha = channels in (2, 4)
         out = np.empty((height, width, channels), np.uint8)
         color = slice(0, channels - with_alpha)
         for (y0, y1, x0, x1), symbols in tiles:
-            out[y0:y1, x0:x1, color] = synthesise(w.model, symbols, delta, (y1 - y0, x1 - x0),
+            out[y0:y1, x0:x1, color] = synthesise(model, symbols, delta, (y1 - y0, x1 - x0),
                                                   gray=channels in (1, 2))
         if with_alpha:
             out[:, :, -1] = alpha_from_png(streams[-1], width, height, self.id)

@@ -51,7 +51,7 @@ def fold(symbols: np.ndarray) -> np.ndarray:
 
 def analyse_signal(model, x: np.ndarray) -> torch.Tensor:
     """Companded latent ``(latent, *ceil(axes / F))`` of one ``(C, *axes)`` float32 tile."""
-    with stable_cpu():
+    with stable_cpu(small_kernels=True):
         return model.quantizer.compand(model.encode(torch.from_numpy(x)[None]))[0]
 
 
@@ -68,10 +68,12 @@ def tile_latents(model, x: np.ndarray, tile: int) -> tuple:
 def synthesise_signal(model, symbols: np.ndarray, delta: float, size: tuple) -> np.ndarray:
     """``(C, *size)`` float32 from a tile's integers ``(k, *latent axes)`` (not clamped:
     a gained audio piece may exceed [-1, 1]; callers clip after undoing the scaling)."""
-    with stable_cpu():
-        latent = torch.zeros((1, model.config.latent_channels) + symbols.shape[1:])
-        latent[0, :symbols.shape[0]] = torch.from_numpy(symbols).float() * delta
-        return model.decode(latent, size=size, clamp=False)[0].numpy()
+    device = next(model.parameters()).device
+    with stable_cpu(small_kernels=True):
+        latent = torch.zeros((1, model.config.latent_channels) + symbols.shape[1:],
+                             device=device)
+        latent[0, :symbols.shape[0]] = torch.from_numpy(symbols).to(device).float() * delta
+        return model.decode(latent, size=size, clamp=False)[0].cpu().numpy()
 
 
 def _gains(header: Header, codec_id: str, count: int) -> list:
@@ -134,8 +136,9 @@ class LiVeActionSignalCodec(LiVeActionBase):
                         for v in latents]
         return Encoded(streams, {**meta, "tile": tile} if tile else meta)
 
-    def decode(self, header: Header, streams: list) -> Media:
+    def decode(self, header: Header, streams: list, device=None) -> Media:
         w = self.weights()
+        model = w.model_on(device)
         k, delta = self._level(w, header.quality, CorruptStreamError)
         factor = w.model.config.factor
         shapes = self.piece_shapes(header)
@@ -155,7 +158,7 @@ class LiVeActionSignalCodec(LiVeActionBase):
                 latent = (k,) + tuple(-(-n // factor) for n in size)
                 symbols = decode_latents(next(stream), plane_shape(latent),
                                          w.tables[delta]).reshape(latent)
-                out[(slice(None),) + box] = synthesise_signal(w.model, symbols, delta, size)
+                out[(slice(None),) + box] = synthesise_signal(model, symbols, delta, size)
             pieces.append(out)
         return Media(self.from_pieces(header, pieces), header.modality)
 

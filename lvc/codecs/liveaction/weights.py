@@ -34,7 +34,7 @@ images (never Kodak) -> the weights file, written atomically, and its manifest e
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +123,25 @@ class Weights:
     sha256: str
     path: Path
     entry: dict
+    on_device: dict = field(default_factory=dict)  # str(device) -> a copy of the model there
 
     @property
     def fingerprint(self) -> bytes:
         return fingerprint_of(self.sha256)
+
+    def model_on(self, device=None):
+        """The model on ``device`` (None/cpu: ``model`` itself; others: a copy, made
+        once per device)."""
+        import copy
+
+        import torch
+
+        device = torch.device(device or "cpu")
+        if device.type == "cpu":
+            return self.model
+        if str(device) not in self.on_device:
+            self.on_device[str(device)] = copy.deepcopy(self.model).to(device)
+        return self.on_device[str(device)]
 
 
 _CACHE: dict = {}

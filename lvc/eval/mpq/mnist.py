@@ -28,6 +28,7 @@ import argparse
 import io
 import json
 import math
+import os
 import platform
 import re
 import time
@@ -210,6 +211,7 @@ def train(out, steps: int = 3000, minutes: float | None = None, seed: int = 0,
         raise BadInputError("need steps >= 1, batch size >= 1, lr > 0, shift 0..8")
     if threads:
         torch.set_num_threads(threads)
+        os.environ["LVC_THREADS"] = str(threads)  # codecs used in the run keep it
     images, labels = mnist("train")  # fails before the run folder is made
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
