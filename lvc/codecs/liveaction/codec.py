@@ -26,9 +26,10 @@ codecs in ``lvc/codecs/torch_utils.py``): oneDNN's 1x1 convolutions give results
 that depend on the thread count (1 vs 3 threads: 46 of 3.1 M decoded samples of a
 1024x1024 image one level apart), while PyTorch's native convolution and the MKL
 matmuls are bit-identical for any thread count (checked for 1..4 threads and across
-processes). The cost: the decoder network is 17% (1 thread) to 30%
-(2 threads) slower, all of it in the depthwise 3x3 convolution, whose native kernel
-is slower than oneDNN's; the encoder has no convolutions and is unaffected.
+processes). The depthwise 3x3 convolution, whose native grouped kernel runs one tiny
+kernel per channel, is computed as nine multiply-adds of shifted views instead
+(``model.depthwise3``: faster than oneDNN's and thread-count independent); the encoder
+has no convolutions and is unaffected.
 """
 
 from __future__ import annotations
