@@ -146,12 +146,12 @@ def parse_device(device):
 
 def check_device(device, codec: Codec):
     """``parse_device``, then: ``codec`` may decode there (one line if not), and the
-    device exists here."""
-    import torch
-
+    device exists here (torch is imported only for another device than the CPU)."""
     device = parse_device(device)
     if device is None or codec.device_decode == "ignore":
         return None
+    import torch
+
     if codec.device_decode == "refuse":
         raise BadInputError(f"{codec.id} decodes on the CPU only: its entropy parameters come "
                             "from float networks, which must reproduce the encoder's exactly")

@@ -42,6 +42,8 @@ ENV = "LVC_THREADS"
 TORCH_DEFAULT = "torch"
 _applied = {}  # pid -> threads last applied in that process (a forked child applies again)
 _workers = {}  # pid -> concurrent worker processes this one is one of
+_fork_cap = {}  # pid of a forked child -> torch's thread count when lvc first looked
+_IMPORT_PID = os.getpid()
 
 
 def setting() -> str | int | None:
@@ -150,6 +152,8 @@ def apply(workers: int | None = None, small_kernels: bool = False) -> int | None
     if workers is not None:
         _workers[pid] = max(1, workers)
     n = threads_for(_workers.get(pid, 1), small_kernels)
+    if n is not None and pid != _IMPORT_PID:
+        n = min(n, _forked_limit(pid))
     if n is not None and _applied.get(pid) != n:
         import torch
         from threadpoolctl import threadpool_limits
@@ -158,6 +162,18 @@ def apply(workers: int | None = None, small_kernels: bool = False) -> int | None
         threadpool_limits(n)
     _applied[pid] = n
     return n
+
+
+def _forked_limit(pid: int) -> int:
+    """In a process forked after lvc was imported: no more threads than torch had when
+    lvc first looked. GNU OpenMP cannot start a larger team in a child forked from a
+    process that used one (it hangs), which is why DataLoader workers and the fuzz
+    children run torch with one thread; lvc must not undo that."""
+    if pid not in _fork_cap:
+        import torch
+
+        _fork_cap[pid] = torch.get_num_threads()
+    return _fork_cap[pid]
 
 
 def worker_init(workers: int) -> None:
