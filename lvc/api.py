@@ -57,7 +57,8 @@ def to_media(x, sample_rate=None, codec: Codec | None = None) -> Media:
 
 
 def encode(x, codec: str | None = None, quality: int | None = None, *,
-           sample_rate: int | None = None, refine: int = 0, options: dict | None = None) -> bytes:
+           sample_rate: int | None = None, refine: int = 0, options: dict | None = None,
+           max_error=None) -> bytes:
     """Encode an array, PIL image, Media or media file path into ``.lvc`` bytes.
 
     ``codec`` defaults per modality (``registry.default_codec``); ``quality`` to the codec's
@@ -67,6 +68,9 @@ def encode(x, codec: str | None = None, quality: int | None = None, *,
     have it (``Codec.refinable``); decoding is unchanged.
     ``options``: codec-specific encoder settings by name (``Codec.options``), such as
     dualdiff's ``realism`` (its distortion-perception knob).
+    ``max_error``: near-lossless (``codecs/near_lossless.py``): every decoded sample
+    within this of the original (0: lossless); without ``quality`` the lossy base
+    level giving the smallest file is chosen.
     """
     c = get_codec(codec) if codec else None
     media = to_media(x, sample_rate, c)
@@ -77,6 +81,8 @@ def encode(x, codec: str | None = None, quality: int | None = None, *,
                                 "sets, a codec that packs archives)")
         c = get_codec(default)
     c.check_media(media)
+    if max_error is not None:
+        return _encode_near_lossless(media, c, quality, max_error, refine, options)
     q = c.check_quality(quality)
     options = dict(options or {})
     unknown = sorted(set(options) - set(c.options))
@@ -91,11 +97,38 @@ def encode(x, codec: str | None = None, quality: int | None = None, *,
         enc = c.encode(media, q, refine=refine, **options)
     else:
         enc = c.encode(media, q, **options)
-    header = Header(codec=c.id, modality=media.modality, shape=media.shape,
-                    dtype=str(media.data.dtype), quality=q,
-                    fingerprint=c.fingerprint_for(media.shape), sample_rate=media.sample_rate,
-                    metadata=enc.metadata)
-    return pack(header, enc.streams)
+    return pack(_header(media, c, q, enc.metadata), enc.streams)
+
+
+def _header(media: Media, c: Codec, q: int, metadata: dict) -> Header:
+    return Header(codec=c.id, modality=media.modality, shape=media.shape,
+                  dtype=str(media.data.dtype), quality=q,
+                  fingerprint=c.fingerprint_for(media.shape), sample_rate=media.sample_rate,
+                  metadata=metadata)
+
+
+def _encode_near_lossless(media: Media, c: Codec, quality, max_error, refine, options) -> bytes:
+    """The base codec's streams plus the residual stream (one quality, or the one of up
+    to 8 across the codec's range that gives the smallest file)."""
+    from .codecs.near_lossless import check_max_error, encode_residual
+
+    if c.lossless:
+        raise BadInputError(f"{c.id} is lossless already: --max-error is for lossy codecs")
+    if media.modality == "images":
+        raise BadInputError("--max-error codes one image, volume, cube or clip, not an image set")
+    n = check_max_error(max_error, media.data.dtype)
+    lo, hi = c.quality_range
+    candidates = [c.check_quality(quality)] if quality is not None else \
+        sorted({round(lo + (hi - lo) * i / 7) for i in range(8)})
+    best = None
+    for q in candidates:
+        enc = c.encode(media, q, **({"refine": refine} if refine else {}), **(options or {}))
+        header = _header(media, c, q, {**enc.metadata, "max_error": n})
+        x_hat = c.decode(header, enc.streams)  # the decoder's reconstruction, exactly
+        data = pack(header, enc.streams + [encode_residual(media.data, x_hat.data, n)])
+        if best is None or len(data) < len(best):
+            best = data
+    return best
 
 
 def _load_bytes(data) -> bytes:
@@ -172,8 +205,23 @@ def decode_media(data, limits: Limits = DEFAULT_LIMITS, device=None) -> Media:
     parse_device(device)  # a bad name fails before the file is read
     header, streams, c = _open(data, limits)
     device = check_device(device, c)
+    max_error = header.metadata.get("max_error")
+    if max_error is not None:
+        if device is not None:
+            raise BadInputError("a near-lossless file decodes on the CPU only (the bound "
+                                "needs the encoder's exact reconstruction)")
+        if len(streams) < 2:
+            raise CorruptStreamError("near-lossless file without its residual stream")
+        residual, streams = streams[-1], streams[:-1]
     media = c.decode(header, streams) if device is None else \
         c.decode(header, streams, device=device)
+    if max_error is not None:
+        from .codecs.near_lossless import decode_residual
+
+        try:
+            media.data = decode_residual(residual, media.data, max_error)
+        except BadInputError as e:
+            raise CorruptStreamError(f"corrupt header: {e}") from None
     if media.shape != tuple(header.shape) or str(media.data.dtype) != header.dtype:
         raise CorruptStreamError(
             f"decoded {media.data.dtype} {media.shape} but the header declares "

@@ -101,14 +101,15 @@ def _not_the_input(src: Path, dst: Path) -> None:
         raise BadInputError(f"{dst} is the input file itself: choose another output")
 
 
-def encode_file(job: Job, codec=None, quality=None, force=False, refine=0, options=None) -> dict:
+def encode_file(job: Job, codec=None, quality=None, force=False, refine=0, options=None,
+                max_error=None) -> dict:
     """Encode one media file to ``job.dst``; fail early when the output exists."""
     _require_file(job.src)
     _not_the_input(job.src, job.dst)
     check_writable(job.dst, force)
     media = api.to_media(job.src, codec=get_codec(codec) if codec else None)
     start = time.perf_counter()
-    data = api.encode(media, codec, quality, refine=refine, options=options)
+    data = api.encode(media, codec, quality, refine=refine, options=options, max_error=max_error)
     seconds = time.perf_counter() - start
     write_bytes_atomic(job.dst, data, force)
     row = report.result_row(job.src, job.dst, read_header(data), len(data))

@@ -157,13 +157,17 @@ Examples:
 @click.option("--refine", type=click.IntRange(min=0), default=0, metavar="N",
               help="Refine each image's latent for N iterations before coding (MLICv2+ "
                    "SGA; slower encoding, same decoder). Only for codecs that support it.")
+@click.option("--max-error", type=float, metavar="N",
+              help="Near-lossless: every decoded sample within N of the original (integer "
+                   "samples: an integer N, 0 = lossless; floats: an absolute tolerance). "
+                   "Without -q the lossy base quality giving the smallest file is chosen.")
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="A codec option (repeatable), e.g. --set realism=0.5 for dualdiff's "
                    "distortion-perception trade-off (0: the explicit reconstruction, 1: "
                    "the generated image).")
 @_batch_options
 def encode(inputs, output, force, as_json, workers, scheduler, codec, quality, refine,
-           settings):
+           max_error, settings):
     """Encode image, audio, volume or hyperspectral files into .lvc files.
 
     IN may be files, directories (their media files, not recursive, hidden
@@ -195,8 +199,11 @@ def encode(inputs, output, force, as_json, workers, scheduler, codec, quality, r
         click.echo(json.dumps([row], indent=2) if as_json else report.result_line(row))
         return
     jobs = batch.plan(items, is_batch, output, ".lvc")
+    if max_error is not None and max_error == int(max_error):
+        max_error = int(max_error)
     _report(jobs, batch.encode_file, {"codec": codec, "quality": quality, "force": force,
-                                      "refine": refine, "options": options},
+                                      "refine": refine, "options": options,
+                                      "max_error": max_error},
             workers, as_json, "encoding", scheduler)
 
 

@@ -1,0 +1,156 @@
+"""Near-lossless residual layer: every decoded sample within ``max_error`` of the original.
+
+After a lossy codec's reconstruction ``x_hat``, the residual ``x - x_hat`` is quantised
+JPEG-LS style and entropy-coded as one more stream; the decoder adds it back.
+- integers, ``N = max_error`` (0 = lossless): ``q = sign(r) * ((|r| + N) // (2N + 1))``,
+  ``x' = clip(x_hat + q (2N + 1))``, so ``|x - x'| <= N`` by construction.
+- floats, tolerance ``T > 0``: ``q = round(r / 2T)`` in float64, ``x' = x_hat + q 2T``
+  cast to the dtype; samples the cast pushes past ``T`` travel exactly (index, value).
+  ``T = 0`` on float32/float16: the difference of the bit patterns as integers.
+The bound holds only if the decoder's ``x_hat`` is the encoder's, bit for bit: the
+encoder decodes its own base streams with the decoder's code, and the codecs allowed
+here decode deterministically across processes and thread counts (LiVeAction's
+integer latents and thread-independent synthesis, ``torch_utils.stable_cpu``;
+classical codecs' C decoders); ``tests/test_near_lossless.py`` decodes in another
+process with another thread count.
+
+Context model: ``BINS`` contexts by the local activity of ``x_hat`` (the sum of
+absolute differences to the neighbours along every axis), cut at quantiles of
+``x_hat``'s own activity, so both sides compute them; one Laplace scale per context,
+sent as a byte (``ScaleTable`` index). Stream: ``u32 count of exact samples, their
+u64 indexes and raw values, BINS scale indexes, the entropy stream``.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import lru_cache
+
+import numpy as np
+
+from ..entropy import Decoder, Encoder
+from ..errors import BadInputError, CorruptStreamError
+
+BINS = 8
+
+
+@lru_cache(maxsize=1)
+def _table():
+    from ..entropy import ScaleTable, default_scales
+
+    return ScaleTable("laplace", default_scales(48, 0.05, 512.0))
+
+
+def check_max_error(max_error, dtype) -> float | int:
+    """``max_error`` checked for ``dtype``: a non-negative integer for integer samples,
+    a non-negative finite number for floats (0 only on float32/float16)."""
+    dtype = np.dtype(dtype)
+    try:
+        value = float(max_error)
+    except (TypeError, ValueError):
+        raise BadInputError(f"max error must be a number, got {max_error!r}") from None
+    if not np.isfinite(value) or not 0 <= value < 2**31:
+        raise BadInputError(f"max error must be in 0..2**31, got {max_error!r}")
+    if dtype.kind in "iu":
+        if value != int(value):
+            raise BadInputError(f"max error on {dtype} samples must be an integer, got {max_error}")
+        return int(value)
+    if dtype.kind == "f":
+        if value == 0 and dtype.itemsize > 4:
+            raise BadInputError("max error 0 (lossless) is not supported for float64 samples")
+        return value
+    raise BadInputError(f"no near-lossless mode for {dtype} samples")
+
+
+def _contexts(x_hat: np.ndarray) -> np.ndarray:
+    """Context bin (0..BINS-1) of every sample from the reconstruction alone."""
+    x = x_hat.astype(np.float64)
+    activity = np.zeros(x.shape)
+    for axis in range(x.ndim):
+        if x.shape[axis] > 1:
+            d = np.abs(np.diff(x, axis=axis))
+            lead = [slice(None)] * x.ndim
+            lead[axis] = slice(1, None)
+            activity[tuple(lead)] += d
+            lead[axis] = slice(None, -1)
+            activity[tuple(lead)] += d
+    edges = np.quantile(activity, np.linspace(0, 1, BINS + 1)[1:-1])
+    return np.searchsorted(edges, activity, side="right").astype(np.uint8)
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return a.view(np.int32 if a.dtype.itemsize == 4 else np.int16).astype(np.int64)
+
+
+def _wrap(v: np.ndarray, itemsize: int) -> np.ndarray:
+    """Two's complement wrap of int64 into the signed integer of ``itemsize`` bytes."""
+    bits = 8 * itemsize
+    return ((v + (1 << (bits - 1))) % (1 << bits)) - (1 << (bits - 1))
+
+
+def encode_residual(x: np.ndarray, x_hat: np.ndarray, max_error) -> bytes:
+    """The residual stream taking ``x_hat`` to within ``max_error`` of ``x``."""
+    if x.shape != x_hat.shape or x.dtype != x_hat.dtype:
+        raise BadInputError("near-lossless: reconstruction and original differ in shape/dtype")
+    n = check_max_error(max_error, x.dtype)
+    exact_idx = np.zeros(0, np.uint64)
+    if x.dtype.kind == "f" and n == 0:
+        q = _wrap(_bits(x) - _bits(x_hat), x.dtype.itemsize)
+    elif x.dtype.kind == "f":
+        step = 2.0 * n
+        q = np.rint((x.astype(np.float64) - x_hat) / step)
+        recon = (x_hat.astype(np.float64) + q * step).astype(x.dtype)
+        bad = ~(np.abs(recon.astype(np.float64) - x) <= n)  # NaN/inf sent exactly too
+        exact_idx = np.flatnonzero(bad).astype(np.uint64)
+        q = np.where(bad | ~np.isfinite(q), 0, q)
+    else:
+        r = x.astype(np.int64) - x_hat.astype(np.int64)
+        q = np.sign(r) * ((np.abs(r) + n) // (2 * n + 1))
+    if np.abs(q).max(initial=0) >= 2**31:
+        raise BadInputError("near-lossless: residual too large for the coder")
+    q = q.astype(np.int32)
+    ctx = _contexts(x_hat)
+    table = _table()
+    scales = np.array([np.abs(q[ctx == b]).mean() if (ctx == b).any() else 0.0
+                       for b in range(BINS)])
+    scale_idx = table.indexes(np.maximum(scales, table.scales[0]))
+    enc = Encoder()
+    enc.residuals(q.ravel(), scale_idx[ctx.ravel()], table)
+    exact = x.ravel()[exact_idx.astype(np.int64)]
+    return (struct.pack("<I", exact_idx.size) + exact_idx.astype("<u8").tobytes()
+            + np.ascontiguousarray(exact).tobytes() + scale_idx.astype(np.uint8).tobytes()
+            + enc.finish())
+
+
+def decode_residual(data: bytes, x_hat: np.ndarray, max_error) -> np.ndarray:
+    """``x_hat`` corrected by the residual stream (inverse of ``encode_residual``)."""
+    n = check_max_error(max_error, x_hat.dtype)
+    try:
+        (count,) = struct.unpack_from("<I", data)
+        pos = 4 + 8 * count
+        exact_idx = np.frombuffer(data, "<u8", count, 4).astype(np.int64)
+        exact = np.frombuffer(data, x_hat.dtype, count, pos)
+        pos += count * x_hat.dtype.itemsize
+        scale_idx = np.frombuffer(data, np.uint8, BINS, pos)
+        pos += BINS
+    except (struct.error, ValueError):
+        raise CorruptStreamError("near-lossless stream is truncated") from None
+    if count > x_hat.size or (count and exact_idx.max() >= x_hat.size) or \
+            scale_idx.max() >= len(_table()):
+        raise CorruptStreamError("near-lossless stream is corrupt")
+    ctx = _contexts(x_hat)
+    dec = Decoder(data[pos:])
+    q = dec.residuals(scale_idx[ctx.ravel()], _table()).astype(np.int64).reshape(x_hat.shape)
+    dec.finish()
+    if x_hat.dtype.kind == "f" and n == 0:
+        bits = _wrap(_bits(x_hat) + q, x_hat.dtype.itemsize)
+        out = bits.astype(np.int32 if x_hat.dtype.itemsize == 4 else np.int16).view(x_hat.dtype)
+    elif x_hat.dtype.kind == "f":
+        out = (x_hat.astype(np.float64) + q * (2.0 * n)).astype(x_hat.dtype)
+    else:
+        info = np.iinfo(x_hat.dtype)
+        out = np.clip(x_hat.astype(np.int64) + q * (2 * n + 1), info.min, info.max) \
+            .astype(x_hat.dtype)
+    out = out.reshape(x_hat.shape)
+    out.ravel()[exact_idx] = exact  # out is contiguous: ravel() is a view
+    return out
