@@ -14,11 +14,15 @@ integer latents and thread-independent synthesis, ``torch_utils.stable_cpu``;
 classical codecs' C decoders); ``tests/test_near_lossless.py`` decodes in another
 process with another thread count.
 
-Context model: ``BINS`` contexts by the local activity of ``x_hat`` (the sum of
-absolute differences to the neighbours along every axis), cut at quantiles of
-``x_hat``'s own activity, so both sides compute them; one Laplace scale per context,
-sent as a byte (``ScaleTable`` index). Stream: ``u32 count of exact samples, their
-u64 indexes and raw values, BINS scale indexes, the entropy stream``.
+Context model: two passes over a checkerboard of the first two axes; the second pass
+codes ``q`` less the rounded mean of its first-pass neighbours (the residual of a
+lossy base is spatially smooth). In each pass ``BINS x BINS`` contexts by the local
+activity of ``x_hat`` (the sum of absolute differences to the neighbours along every
+axis) and by its value, each cut at quantiles over ``x_hat`` itself, so both sides
+compute them; per context a shift (the median: a base that turns a black background
+into faint noise is corrected by it) and a Laplace scale (a ``ScaleTable`` index).
+Stream: ``u32 count of exact samples, their u64 indexes and raw values, per pass
+CONTEXTS scale indexes (u8) and CONTEXTS shifts (i32), the entropy stream``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ..entropy import Decoder, Encoder
 from ..errors import BadInputError, CorruptStreamError
 
 BINS = 8
+CONTEXTS = BINS * BINS
 
 
 @lru_cache(maxsize=1)
@@ -63,7 +68,8 @@ def check_max_error(max_error, dtype) -> float | int:
 
 
 def _contexts(x_hat: np.ndarray) -> np.ndarray:
-    """Context bin (0..BINS-1) of every sample from the reconstruction alone."""
+    """Context (0..CONTEXTS-1) of every sample from the reconstruction alone: its
+    activity bin and its value bin (quantiles of each over ``x_hat``)."""
     x = x_hat.astype(np.float64)
     activity = np.zeros(x.shape)
     for axis in range(x.ndim):
@@ -74,8 +80,10 @@ def _contexts(x_hat: np.ndarray) -> np.ndarray:
             activity[tuple(lead)] += d
             lead[axis] = slice(None, -1)
             activity[tuple(lead)] += d
-    edges = np.quantile(activity, np.linspace(0, 1, BINS + 1)[1:-1])
-    return np.searchsorted(edges, activity, side="right").astype(np.uint8)
+    cuts = np.linspace(0, 1, BINS + 1)[1:-1]
+    act = np.searchsorted(np.quantile(activity, cuts), activity, side="right")
+    val = np.searchsorted(np.quantile(x, cuts), x, side="right")
+    return (act * BINS + val).astype(np.uint8)
 
 
 def _bits(a: np.ndarray) -> np.ndarray:
@@ -108,18 +116,64 @@ def encode_residual(x: np.ndarray, x_hat: np.ndarray, max_error) -> bytes:
         q = np.sign(r) * ((np.abs(r) + n) // (2 * n + 1))
     if np.abs(q).max(initial=0) >= 2**31:
         raise BadInputError("near-lossless: residual too large for the coder")
-    q = q.astype(np.int32)
+    q = q.astype(np.int64)
     ctx = _contexts(x_hat)
-    table = _table()
-    scales = np.array([np.abs(q[ctx == b]).mean() if (ctx == b).any() else 0.0
-                       for b in range(BINS)])
-    scale_idx = table.indexes(np.maximum(scales, table.scales[0]))
-    enc = Encoder()
-    enc.residuals(q.ravel(), scale_idx[ctx.ravel()], table)
+    first = _first_pass(x.shape)
+    predict = not (x.dtype.kind == "f" and n == 0)  # bit-pattern differences: no prediction
+    enc, header = Encoder(), b""
+    for mask, pred in ((first, 0), (~first, _prediction(q, first) if predict else 0)):
+        values = (q - pred)[mask]
+        shift, scale_idx = _fit(values, ctx[mask])
+        if np.abs(values - shift[ctx[mask]]).max(initial=0) >= 2**31:
+            raise BadInputError("near-lossless: residual too large for the coder")
+        enc.residuals((values - shift[ctx[mask]]).astype(np.int32), scale_idx[ctx[mask]],
+                      _table())
+        header += scale_idx.astype(np.uint8).tobytes() + shift.astype("<i4").tobytes()
     exact = x.ravel()[exact_idx.astype(np.int64)]
     return (struct.pack("<I", exact_idx.size) + exact_idx.astype("<u8").tobytes()
-            + np.ascontiguousarray(exact).tobytes() + scale_idx.astype(np.uint8).tobytes()
-            + enc.finish())
+            + np.ascontiguousarray(exact).tobytes() + header + enc.finish())
+
+
+def _first_pass(shape: tuple) -> np.ndarray:
+    """The first pass's samples: one colour of a checkerboard over the first two axes
+    (the only axis of a clip), the same for every channel, band or slice."""
+    if len(shape) == 1:
+        return np.arange(shape[0]) % 2 == 0
+    board = (np.arange(shape[0])[:, None] + np.arange(shape[1])[None, :]) % 2 == 0
+    return np.broadcast_to(board.reshape(board.shape + (1,) * (len(shape) - 2)), shape)
+
+
+def _prediction(q: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Second-pass prediction: the rounded mean of the first-pass neighbours along the
+    checkerboard axes (integers, so both sides agree)."""
+    total, count = np.zeros(q.shape, np.int64), np.zeros(q.shape, np.int64)
+    known, seen = np.where(first, q, 0), first.astype(np.int64)
+    for axis in range(min(2, q.ndim)):
+        if q.shape[axis] < 2:
+            continue
+        lo, hi = [slice(None)] * q.ndim, [slice(None)] * q.ndim
+        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
+        lo, hi = tuple(lo), tuple(hi)
+        total[hi] += known[lo]
+        count[hi] += seen[lo]
+        total[lo] += known[hi]
+        count[lo] += seen[hi]
+    count = np.maximum(count, 1)
+    return (2 * total + count) // (2 * count)
+
+
+def _fit(values: np.ndarray, ctx: np.ndarray) -> tuple:
+    """Per context: the median shift and the Laplace scale index of ``values - shift``
+    (no shift where it would leave the coder's int32 range)."""
+    shift = np.zeros(CONTEXTS, np.int64)
+    scales = np.zeros(CONTEXTS)
+    for b in np.unique(ctx):
+        here = values[ctx == b]
+        shift[b] = int(np.median(here))
+        if np.abs(here - shift[b]).max() >= 2**31:
+            shift[b] = 0
+        scales[b] = np.abs(here - shift[b]).mean()
+    return shift, _table().indexes(np.maximum(scales, _table().scales[0]))
 
 
 def decode_residual(data: bytes, x_hat: np.ndarray, max_error) -> np.ndarray:
@@ -131,16 +185,27 @@ def decode_residual(data: bytes, x_hat: np.ndarray, max_error) -> np.ndarray:
         exact_idx = np.frombuffer(data, "<u8", count, 4).astype(np.int64)
         exact = np.frombuffer(data, x_hat.dtype, count, pos)
         pos += count * x_hat.dtype.itemsize
-        scale_idx = np.frombuffer(data, np.uint8, BINS, pos)
-        pos += BINS
+        params = []
+        for _ in range(2):
+            scale_idx = np.frombuffer(data, np.uint8, CONTEXTS, pos)
+            shift = np.frombuffer(data, "<i4", CONTEXTS, pos + CONTEXTS).astype(np.int64)
+            params.append((scale_idx, shift))
+            pos += 5 * CONTEXTS
     except (struct.error, ValueError):
         raise CorruptStreamError("near-lossless stream is truncated") from None
     if count > x_hat.size or (count and exact_idx.max() >= x_hat.size) or \
-            scale_idx.max() >= len(_table()):
+            max(p[0].max() for p in params) >= len(_table()):
         raise CorruptStreamError("near-lossless stream is corrupt")
     ctx = _contexts(x_hat)
+    first = _first_pass(x_hat.shape)
+    predict = not (x_hat.dtype.kind == "f" and n == 0)
     dec = Decoder(data[pos:])
-    q = dec.residuals(scale_idx[ctx.ravel()], _table()).astype(np.int64).reshape(x_hat.shape)
+    q = np.zeros(x_hat.shape, np.int64)
+    for p, (scale_idx, shift) in enumerate(params):
+        mask = first if p == 0 else ~first
+        pred = _prediction(q, first)[mask] if p and predict else 0
+        c = ctx[mask]
+        q[mask] = dec.residuals(scale_idx[c], _table()).astype(np.int64) + shift[c] + pred
     dec.finish()
     if x_hat.dtype.kind == "f" and n == 0:
         bits = _wrap(_bits(x_hat) + q, x_hat.dtype.itemsize)
