@@ -21,13 +21,17 @@ activity of ``x_hat`` (the sum of absolute differences to the neighbours along e
 axis) and by its value, each cut at quantiles over ``x_hat`` itself, so both sides
 compute them; per context a shift (the median: a base that turns a black background
 into faint noise is corrected by it) and a Laplace scale (a ``ScaleTable`` index).
-Stream: ``u32 count of exact samples, their u64 indexes and raw values, per pass
-CONTEXTS scale indexes (u8) and CONTEXTS shifts (i32), the entropy stream``.
+Value bins for integers are exact below 8 above the minimum (a dark background's
+faint noise gets contexts of its own), then two per octave. Stream: ``u32 count of
+exact samples, their u64 indexes and raw values, u32 size of the zlib-compressed
+context header (per pass CONTEXTS scale indexes (u8) and shifts (i32)), the entropy
+stream``.
 """
 
 from __future__ import annotations
 
 import struct
+import zlib
 from functools import lru_cache
 
 import numpy as np
@@ -35,8 +39,9 @@ import numpy as np
 from ..entropy import Decoder, Encoder
 from ..errors import BadInputError, CorruptStreamError
 
-BINS = 8
-CONTEXTS = BINS * BINS
+BINS = 8  # activity bins
+VALUE_BINS = 32  # value bins: exact below 8, then two per octave (integers)
+CONTEXTS = BINS * VALUE_BINS
 
 
 @lru_cache(maxsize=1)
@@ -82,8 +87,13 @@ def _contexts(x_hat: np.ndarray) -> np.ndarray:
             activity[tuple(lead)] += d
     cuts = np.linspace(0, 1, BINS + 1)[1:-1]
     act = np.searchsorted(np.quantile(activity, cuts), activity, side="right")
-    val = np.searchsorted(np.quantile(x, cuts), x, side="right")
-    return (act * BINS + val).astype(np.uint8)
+    if x_hat.dtype.kind in "iu":  # a dark background (values near the minimum) gets its own
+        v = x - x.min(initial=0)
+        octave = np.floor(np.log2(np.maximum(v, 8) / 8) * 2)
+        val = np.minimum(np.where(v < 8, v, 8 + octave), VALUE_BINS - 1).astype(np.int64)
+    else:
+        val = np.searchsorted(np.quantile(x, cuts), x, side="right")
+    return (act * VALUE_BINS + val).astype(np.uint8)
 
 
 def _bits(a: np.ndarray) -> np.ndarray:
@@ -130,8 +140,10 @@ def encode_residual(x: np.ndarray, x_hat: np.ndarray, max_error) -> bytes:
                       _table())
         header += scale_idx.astype(np.uint8).tobytes() + shift.astype("<i4").tobytes()
     exact = x.ravel()[exact_idx.astype(np.int64)]
+    header = zlib.compress(header, 9)  # contexts that do not occur are zeros
     return (struct.pack("<I", exact_idx.size) + exact_idx.astype("<u8").tobytes()
-            + np.ascontiguousarray(exact).tobytes() + header + enc.finish())
+            + np.ascontiguousarray(exact).tobytes() + struct.pack("<I", len(header)) + header
+            + enc.finish())
 
 
 def _first_pass(shape: tuple) -> np.ndarray:
@@ -185,13 +197,19 @@ def decode_residual(data: bytes, x_hat: np.ndarray, max_error) -> np.ndarray:
         exact_idx = np.frombuffer(data, "<u8", count, 4).astype(np.int64)
         exact = np.frombuffer(data, x_hat.dtype, count, pos)
         pos += count * x_hat.dtype.itemsize
+        (size,) = struct.unpack_from("<I", data, pos)
+        packed = zlib.decompressobj()
+        header = packed.decompress(data[pos + 4:pos + 4 + size], 10 * CONTEXTS)
+        if len(header) != 10 * CONTEXTS or packed.unconsumed_tail:
+            raise ValueError("bad context header")
+        pos += 4 + size
         params = []
-        for _ in range(2):
-            scale_idx = np.frombuffer(data, np.uint8, CONTEXTS, pos)
-            shift = np.frombuffer(data, "<i4", CONTEXTS, pos + CONTEXTS).astype(np.int64)
+        for p in range(2):
+            at = 5 * CONTEXTS * p
+            scale_idx = np.frombuffer(header, np.uint8, CONTEXTS, at)
+            shift = np.frombuffer(header, "<i4", CONTEXTS, at + CONTEXTS).astype(np.int64)
             params.append((scale_idx, shift))
-            pos += 5 * CONTEXTS
-    except (struct.error, ValueError):
+    except (struct.error, ValueError, zlib.error):
         raise CorruptStreamError("near-lossless stream is truncated") from None
     if count > x_hat.size or (count and exact_idx.max() >= x_hat.size) or \
             max(p[0].max() for p in params) >= len(_table()):
