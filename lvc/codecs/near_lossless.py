@@ -14,18 +14,20 @@ integer latents and thread-independent synthesis, ``torch_utils.stable_cpu``;
 classical codecs' C decoders); ``tests/test_near_lossless.py`` decodes in another
 process with another thread count.
 
-Context model: two passes over a checkerboard of the first two axes; the second pass
-codes ``q`` less the rounded mean of its first-pass neighbours (the residual of a
-lossy base is spatially smooth). In each pass ``BINS x BINS`` contexts by the local
-activity of ``x_hat`` (the sum of absolute differences to the neighbours along every
-axis) and by its value, each cut at quantiles over ``x_hat`` itself, so both sides
-compute them; per context a shift (the median: a base that turns a black background
-into faint noise is corrected by it) and a Laplace scale (a ``ScaleTable`` index).
+Context model: ``BINS x VALUE_BINS`` contexts by the local activity of ``x_hat`` (the
+sum of absolute differences to the neighbours along every axis, cut at its quantiles)
+and by its value, so both sides compute them. First a bias per context (the median
+of ``q``: a base that turns a black background into faint noise is corrected by it)
+is taken out: ``u = q - bias``. Then ``u`` is coded in three passes over the first
+two axes (two for a clip): the even lattice, its centres predicted by the rounded
+mean of their four diagonal neighbours, the rest by their four edge neighbours (the
+residual of a lossy base is spatially smooth); per pass and context a shift (median)
+and a Laplace scale (a ``ScaleTable`` index).
 Value bins for integers are exact below 8 above the minimum (a dark background's
 faint noise gets contexts of its own), then two per octave. Stream: ``u32 count of
 exact samples, their u64 indexes and raw values, u32 size of the zlib-compressed
-context header (per pass CONTEXTS scale indexes (u8) and shifts (i32)), the entropy
-stream``.
+context header (CONTEXTS biases (i32), then per pass CONTEXTS scale indexes (u8) and
+shifts (i32)), the entropy stream``.
 """
 
 from __future__ import annotations
@@ -126,13 +128,15 @@ def encode_residual(x: np.ndarray, x_hat: np.ndarray, max_error) -> bytes:
         q = np.sign(r) * ((np.abs(r) + n) // (2 * n + 1))
     if np.abs(q).max(initial=0) >= 2**31:
         raise BadInputError("near-lossless: residual too large for the coder")
-    q = q.astype(np.int64)
     ctx = _contexts(x_hat)
-    first = _first_pass(x.shape)
     predict = not (x.dtype.kind == "f" and n == 0)  # bit-pattern differences: no prediction
-    enc, header = Encoder(), b""
-    for mask, pred in ((first, 0), (~first, _prediction(q, first) if predict else 0)):
-        values = (q - pred)[mask]
+    bias = _fit(q.ravel().astype(np.int64), ctx.ravel())[0] if predict else \
+        np.zeros(CONTEXTS, np.int64)
+    u = q.astype(np.int64) - bias[ctx]  # what the reconstruction cannot explain
+    enc, header = Encoder(), bias.astype("<i4").tobytes()
+    for mask, offsets in _passes(x.shape):
+        pred = _prediction(u, offsets)[mask] if offsets and predict else 0
+        values = u[mask] - pred
         shift, scale_idx = _fit(values, ctx[mask])
         if np.abs(values - shift[ctx[mask]]).max(initial=0) >= 2**31:
             raise BadInputError("near-lossless: residual too large for the coder")
@@ -146,30 +150,32 @@ def encode_residual(x: np.ndarray, x_hat: np.ndarray, max_error) -> bytes:
             + enc.finish())
 
 
-def _first_pass(shape: tuple) -> np.ndarray:
-    """The first pass's samples: one colour of a checkerboard over the first two axes
-    (the only axis of a clip), the same for every channel, band or slice."""
+def _passes(shape: tuple) -> list:
+    """``(mask, neighbour offsets)`` of each pass, over the first two axes (the only axis
+    of a clip), the same for every channel, band or slice: the even lattice first (no
+    prediction), then its centres from their 4 diagonal neighbours, then the rest from
+    their 4 edge neighbours (a 1-D clip: even samples, then odd ones from both sides)."""
     if len(shape) == 1:
-        return np.arange(shape[0]) % 2 == 0
-    board = (np.arange(shape[0])[:, None] + np.arange(shape[1])[None, :]) % 2 == 0
-    return np.broadcast_to(board.reshape(board.shape + (1,) * (len(shape) - 2)), shape)
+        even = np.arange(shape[0]) % 2 == 0
+        return [(even, ()), (~even, ((-1,), (1,)))]
+    i, j = np.arange(shape[0])[:, None] % 2, np.arange(shape[1])[None, :] % 2
+    lift = lambda m: np.broadcast_to(m.reshape(m.shape + (1,) * (len(shape) - 2)), shape)  # noqa: E731
+    return [(lift((i == 0) & (j == 0)), ()),
+            (lift((i == 1) & (j == 1)), ((-1, -1), (-1, 1), (1, -1), (1, 1))),
+            (lift((i + j) % 2 == 1), ((-1, 0), (1, 0), (0, -1), (0, 1)))]
 
 
-def _prediction(q: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """Second-pass prediction: the rounded mean of the first-pass neighbours along the
-    checkerboard axes (integers, so both sides agree)."""
+def _prediction(q: np.ndarray, offsets: tuple) -> np.ndarray:
+    """The rounded mean of ``q`` at the neighbour ``offsets`` (along the first axes)
+    that lie inside the array, for every sample (integers, so both sides agree)."""
     total, count = np.zeros(q.shape, np.int64), np.zeros(q.shape, np.int64)
-    known, seen = np.where(first, q, 0), first.astype(np.int64)
-    for axis in range(min(2, q.ndim)):
-        if q.shape[axis] < 2:
-            continue
-        lo, hi = [slice(None)] * q.ndim, [slice(None)] * q.ndim
-        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
-        lo, hi = tuple(lo), tuple(hi)
-        total[hi] += known[lo]
-        count[hi] += seen[lo]
-        total[lo] += known[hi]
-        count[lo] += seen[hi]
+    for offset in offsets:
+        dst, src = [], []
+        for o, n in zip(offset, q.shape):
+            dst.append(slice(max(0, -o), n - max(0, o)))
+            src.append(slice(max(0, o), n - max(0, -o)))
+        total[tuple(dst)] += q[tuple(src)]
+        count[tuple(dst)] += 1
     count = np.maximum(count, 1)
     return (2 * total + count) // (2 * count)
 
@@ -199,13 +205,16 @@ def decode_residual(data: bytes, x_hat: np.ndarray, max_error) -> np.ndarray:
         pos += count * x_hat.dtype.itemsize
         (size,) = struct.unpack_from("<I", data, pos)
         packed = zlib.decompressobj()
-        header = packed.decompress(data[pos + 4:pos + 4 + size], 10 * CONTEXTS)
-        if len(header) != 10 * CONTEXTS or packed.unconsumed_tail:
+        passes = _passes(x_hat.shape)
+        expected = 4 * CONTEXTS + 5 * CONTEXTS * len(passes)
+        header = packed.decompress(data[pos + 4:pos + 4 + size], expected)
+        if len(header) != expected or packed.unconsumed_tail:
             raise ValueError("bad context header")
         pos += 4 + size
+        bias = np.frombuffer(header, "<i4", CONTEXTS).astype(np.int64)
         params = []
-        for p in range(2):
-            at = 5 * CONTEXTS * p
+        for p in range(len(passes)):
+            at = 4 * CONTEXTS + 5 * CONTEXTS * p
             scale_idx = np.frombuffer(header, np.uint8, CONTEXTS, at)
             shift = np.frombuffer(header, "<i4", CONTEXTS, at + CONTEXTS).astype(np.int64)
             params.append((scale_idx, shift))
@@ -215,16 +224,15 @@ def decode_residual(data: bytes, x_hat: np.ndarray, max_error) -> np.ndarray:
             max(p[0].max() for p in params) >= len(_table()):
         raise CorruptStreamError("near-lossless stream is corrupt")
     ctx = _contexts(x_hat)
-    first = _first_pass(x_hat.shape)
     predict = not (x_hat.dtype.kind == "f" and n == 0)
     dec = Decoder(data[pos:])
-    q = np.zeros(x_hat.shape, np.int64)
-    for p, (scale_idx, shift) in enumerate(params):
-        mask = first if p == 0 else ~first
-        pred = _prediction(q, first)[mask] if p and predict else 0
+    u = np.zeros(x_hat.shape, np.int64)
+    for (mask, offsets), (scale_idx, shift) in zip(passes, params):
+        pred = _prediction(u, offsets)[mask] if offsets and predict else 0
         c = ctx[mask]
-        q[mask] = dec.residuals(scale_idx[c], _table()).astype(np.int64) + shift[c] + pred
+        u[mask] = dec.residuals(scale_idx[c], _table()).astype(np.int64) + shift[c] + pred
     dec.finish()
+    q = u + bias[ctx]
     if x_hat.dtype.kind == "f" and n == 0:
         bits = _wrap(_bits(x_hat) + q, x_hat.dtype.itemsize)
         out = bits.astype(np.int32 if x_hat.dtype.itemsize == 4 else np.int16).view(x_hat.dtype)
