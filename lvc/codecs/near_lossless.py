@@ -21,8 +21,9 @@ of ``q``: a base that turns a black background into faint noise is corrected by 
 is taken out: ``u = q - bias``. Then ``u`` is coded in three passes over the first
 two axes (two for a clip): the even lattice, its centres predicted by the rounded
 mean of their four diagonal neighbours, the rest by their four edge neighbours (the
-residual of a lossy base is spatially smooth); per pass and context a shift (median)
-and a Laplace scale (a ``ScaleTable`` index).
+residual of a lossy base is spatially smooth), whose contexts take the mean ``|u|``
+of those decoded neighbours instead of the activity bin; per pass and context a shift
+(median) and a Laplace scale (a ``ScaleTable`` index).
 Value bins for integers are exact below 8 above the minimum (a dark background's
 faint noise gets contexts of its own), then two per octave. Stream: ``u32 count of
 exact samples, their u64 indexes and raw values, u32 size of the zlib-compressed
@@ -136,12 +137,12 @@ def encode_residual(x: np.ndarray, x_hat: np.ndarray, max_error) -> bytes:
     enc, header = Encoder(), bias.astype("<i4").tobytes()
     for mask, offsets in _passes(x.shape):
         pred = _prediction(u, offsets)[mask] if offsets and predict else 0
+        c = _pass_contexts(ctx, u, offsets if predict else ())[mask]
         values = u[mask] - pred
-        shift, scale_idx = _fit(values, ctx[mask])
-        if np.abs(values - shift[ctx[mask]]).max(initial=0) >= 2**31:
+        shift, scale_idx = _fit(values, c)
+        if np.abs(values - shift[c]).max(initial=0) >= 2**31:
             raise BadInputError("near-lossless: residual too large for the coder")
-        enc.residuals((values - shift[ctx[mask]]).astype(np.int32), scale_idx[ctx[mask]],
-                      _table())
+        enc.residuals((values - shift[c]).astype(np.int32), scale_idx[c], _table())
         header += scale_idx.astype(np.uint8).tobytes() + shift.astype("<i4").tobytes()
     exact = x.ravel()[exact_idx.astype(np.int64)]
     header = zlib.compress(header, 9)  # contexts that do not occur are zeros
@@ -163,6 +164,16 @@ def _passes(shape: tuple) -> list:
     return [(lift((i == 0) & (j == 0)), ()),
             (lift((i == 1) & (j == 1)), ((-1, -1), (-1, 1), (1, -1), (1, 1))),
             (lift((i + j) % 2 == 1), ((-1, 0), (1, 0), (0, -1), (0, 1)))]
+
+
+def _pass_contexts(ctx: np.ndarray, u: np.ndarray, offsets: tuple) -> np.ndarray:
+    """A pass's contexts: with decoded neighbours, their mean |u| (0, 1, 2, 3-4, 5-8,
+    ..., >= 33) replaces the reconstruction's activity bin; the value bin stays."""
+    if not offsets:
+        return ctx
+    level = _prediction(np.abs(u), offsets)
+    bins = np.minimum(np.ceil(np.log2(np.maximum(level, 1))) + (level > 0), BINS - 1)
+    return (bins.astype(np.int64) * VALUE_BINS + ctx % VALUE_BINS).astype(np.uint8)
 
 
 def _prediction(q: np.ndarray, offsets: tuple) -> np.ndarray:
@@ -229,7 +240,7 @@ def decode_residual(data: bytes, x_hat: np.ndarray, max_error) -> np.ndarray:
     u = np.zeros(x_hat.shape, np.int64)
     for (mask, offsets), (scale_idx, shift) in zip(passes, params):
         pred = _prediction(u, offsets)[mask] if offsets and predict else 0
-        c = ctx[mask]
+        c = _pass_contexts(ctx, u, offsets if predict else ())[mask]
         u[mask] = dec.residuals(scale_idx[c], _table()).astype(np.int64) + shift[c] + pred
     dec.finish()
     q = u + bias[ctx]
