@@ -134,3 +134,16 @@ def test_zarr_array_with_lvc_chunks_keeps_the_bound(tmp_path):
             chunk = back[i:i + 16, j:j + 20]
             assert np.abs(chunk.astype(int) - cube[i:i + 16, j:j + 20]).max() <= 1
     assert numcodecs.get_codec({"id": "lvc", "codec": "webp"}).codec == "webp"
+
+
+def test_the_size_check_counts_the_residual_layers_memory(monkeypatch):
+    from lvc.codecs.near_lossless import DECODE_MEMORY
+    from lvc.errors import LimitError
+
+    x = sample_image(64, 48, seed=8)
+    data = lvc.encode(x, "webp", 80, max_error=1)
+    plain = lvc.encode(x, "webp", 80)
+    monkeypatch.setenv("LVC_MAX_BYTES", str(int(DECODE_MEMORY * x.size) - 1))
+    assert np.array_equal(lvc.decode(plain), lvc.decode(lvc.encode(x, "webp", 80)))
+    with pytest.raises(LimitError, match="LVC_MAX_BYTES"):
+        lvc.decode(data)
