@@ -109,32 +109,38 @@ def _groups(idx: np.ndarray, n_tables: int, sizes=None) -> tuple[np.ndarray, np.
 
     Parts are consecutive runs, so blocks of whole parts are sorted separately with
     (part, table) keys that fit in 16 bits. Costs O(symbols) for any number of parts."""
-    sizes = np.array([idx.size], np.int64) if sizes is None else sizes
+    small = idx.itemsize > 2 and n_tables <= _RADIX_KEYS
+    if sizes is None or sizes.size == 1:  # one part: the table index is the key
+        return _sorted(idx.astype(np.uint16) if small else idx, n_tables, 0, 0)
     per = max(1, _RADIX_KEYS // n_tables)  # parts per block
     ends = np.cumsum(sizes)
-    orders, groups = [], []
+    blocks = []
     for p0 in range(0, sizes.size, per):
         p1 = min(p0 + per, sizes.size)
         a, b = int(ends[p0] - sizes[p0]), int(ends[p1 - 1])
-        key = idx[a:b]
-        if key.itemsize > 2 and n_tables <= _RADIX_KEYS:
-            key = key.astype(np.uint16)
+        key = idx[a:b].astype(np.uint16) if small or p1 - p0 > 1 else idx[a:b]
         if p1 - p0 > 1:
-            key = np.repeat(np.arange(p1 - p0, dtype=np.uint16) * np.uint16(n_tables),
-                            sizes[p0:p1])
-            key += idx[a:b].astype(np.uint16, copy=False)
-        order = np.argsort(key, kind="stable")
-        if a:
-            order += a
-        orders.append(order)
-        counts = np.bincount(key, minlength=(p1 - p0) * n_tables)
-        nz = np.flatnonzero(counts)
-        stop = a + np.cumsum(counts[nz])
-        groups.append(np.stack([p0 + nz // n_tables, nz % n_tables, stop - counts[nz], stop], 1))
-    if len(orders) == 1:  # one block: no copy of the order
-        return orders[0], groups[0]
-    return (np.concatenate(orders) if orders else np.zeros(0, np.intp),
-            np.concatenate(groups) if groups else np.zeros((0, 4), np.int64))
+            key += np.repeat(np.arange(p1 - p0, dtype=np.uint16) * np.uint16(n_tables),
+                             sizes[p0:p1])
+        blocks.append(_sorted(key, n_tables, p0, a))
+    return (np.concatenate([o for o, _ in blocks]) if blocks else np.zeros(0, np.intp),
+            np.concatenate([g for _, g in blocks]) if blocks else np.zeros((0, 4), np.int64))
+
+
+def _sorted(key: np.ndarray, n_tables: int, p0: int, a: int):
+    """``_groups`` of one block of parts (the first is part ``p0``, at symbol ``a``)."""
+    order = np.argsort(key, kind="stable")
+    if a:
+        order += a
+    counts = np.bincount(key)
+    nz = np.flatnonzero(counts)
+    rows = np.empty((nz.size, 4), np.int64)
+    rows[:, 0], rows[:, 1] = np.divmod(nz, n_tables)
+    rows[:, 0] += p0
+    rows[:, 3] = np.cumsum(counts[nz])
+    rows[:, 3] += a
+    rows[:, 2] = rows[:, 3] - counts[nz]
+    return order, rows
 
 
 _LOOP_MEAN_GROUP = 256
@@ -300,12 +306,15 @@ class Decoder:
         order, groups = _groups(idx, len(tables))
         models = _categoricals(tables)
         grouped = np.empty(idx.size, np.int32)
-        segments = list(_segments(grouped, groups))
-        for k, seg in segments:
-            seg[:] = _guard(coder.decode, models[k], seg.size)
+        try:  # one guard for all groups: small calls (context decoders) are overhead-bound
+            for _, k, start, end in groups.tolist():
+                grouped[start:end] = coder.decode(models[k], end - start)
+        except BaseException as e:
+            _reraise_fatal(e)
+            raise CorruptStreamError(f"entropy stream is corrupt ({e})") from None
         if (grouped == _per_symbol(tables.supports32, groups)).any():  # escapes: rare
             escaped = []
-            for k, seg in segments:
+            for k, seg in _segments(grouped, groups):
                 esc = seg == tables.supports32[k]
                 if esc.any():
                     escaped.append((seg, esc, k))
