@@ -6,9 +6,9 @@
   ``decode(files) -> x``; every file is a whole ``.lvc`` file, so its rate counts the
   container. ``per_channel`` codes each channel as its own mono file. ``opus-kbps`` is
   lvc's own Opus codec (same libsndfile encoder, same ``.lvc`` container, decoded by
-  ``lvc.decode_media``) at a target bitrate instead of an integer quality: lvc's
-  quality 0..10 maps linearly to libsndfile's ``compression_level``, i.e. Opus at about
-  6, 31, 56, ... 256 kbps per channel, which leaves nothing between 8 and 30 kbps;
+  ``lvc.decode_media``) at a target bitrate (its ``bitrate`` option) instead of an
+  integer quality: quality 0..10 gives Opus at about 6, 31, 56, ... 256 kbps per
+  channel, which leaves nothing between 8 and 30 kbps;
 - ``measure``: rate, SNR, codec delay, speed of a coder over a set of clips;
 - RD interpolation (``snr_at``, ``kbps_at``) on the Pareto front of a codec's points,
   linear in log-rate; ``table`` prints with rich.
@@ -119,26 +119,12 @@ def lvc_coder(codec: str, quality: int) -> Coder:
 
 
 def opus_kbps_coder(kbps: float) -> Coder:
-    """lvc's Opus codec at libsndfile ``compression_level`` 1 - (kbps - 6) / 250 (its
-    bitrate scale runs linearly from 6 to 256 kbps per channel), packed as an ``.lvc``
-    file exactly as ``lvc.encode`` packs it; decoded by ``lvc.decode_media``."""
-    from lvc.codecs.classical.audio import OpusCodec
-    from lvc.formats.container import Header, pack
-
-    level = min(1.0, max(0.0, 1.0 - (kbps - 6.0) / 250.0))
-
-    class Opus(OpusCodec):
-        def compression_level(self, quality: int) -> float:
-            return level
-
+    """lvc's Opus codec at ``kbps`` per channel: its ``bitrate`` option (the whole
+    stream's rate, all channels), so the level libsndfile is given is searched by the
+    codec, exactly as ``codec encode -c opus --set bitrate=...`` does."""
     def encode(x, rate):
-        media, c = as_audio(x, rate), Opus()
-        enc = c.encode(media, 0)
-        header = Header(codec="opus", modality="audio", shape=media.shape,
-                        dtype=str(media.data.dtype), quality=round(10 * (1 - level)),
-                        fingerprint=c.fingerprint_for(media.shape),
-                        sample_rate=media.sample_rate, metadata=enc.metadata)
-        return [pack(header, enc.streams)]
+        channels = 1 if x.ndim == 1 else x.shape[1]
+        return [lvc.encode(as_audio(x, rate), "opus", options={"bitrate": kbps * channels})]
 
     return Coder("opus-kbps", kbps, encode, lambda files: lvc.decode_media(files[0]).data)
 

@@ -57,7 +57,7 @@ from audio_common import (parse_args, curves, fmt, kbps_at, ksps, lag_text, musi
 SETTINGS = {
     "liveaction-audio": [1, 2, 3, 4, 5, 6],
     "opus": [0, 1, 2, 3],
-    "opus-kbps": [6, 8, 10, 12, 16, 20, 24, 32, 48, 64],  # target kbps, not a quality
+    "opus-kbps": [8, 10, 12, 16, 20, 24, 32, 48, 64],  # target kbps, not a quality
     "vorbis": [0, 1, 2, 3, 4, 6, 8, 10],
     "mp3": [0, 1, 2, 3, 4, 6, 8, 10],
 }

@@ -42,7 +42,7 @@ SETTINGS = {
     "liveaction-audio4": [1, 2, 3, 4, 5, 6],
     "liveaction-audio": [1, 2, 3, 4, 5, 6],
     "opus": [0, 1, 2, 3],
-    "opus-kbps": [6, 8, 10, 12, 16, 20, 24, 32, 48, 64],  # target kbps per channel
+    "opus-kbps": [8, 10, 12, 16, 20, 24, 32, 48, 64],  # target kbps per channel
     "vorbis": [0, 1, 2, 3, 4, 6, 8, 10],
 }
 JOINT = "liveaction-audio4"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .codecs.base import Codec, Latent
-from .codecs.registry import all_codecs, default_codec, get_codec
+from .codecs.registry import CodecInfo, all_codecs, default_codec, get_codec
 from .errors import BadInputError, CodecUnavailableError, CorruptStreamError, FormatError, \
     MissingFileError, ModelMismatchError
 from .formats.container import DEFAULT_LIMITS, Header, Limits, is_lvc, pack, unpack
@@ -25,10 +25,11 @@ from .formats.names import check_names
 PathLike = (str, os.PathLike)
 
 
-def to_media(x, sample_rate=None, codec: Codec | None = None) -> Media:
+def to_media(x, sample_rate=None, codec: Codec | CodecInfo | None = None) -> Media:
     """Accept a Media, an array or a media file path. An array is an image unless
     ``sample_rate`` is given or ``codec`` codes audio, volumes or hyperspectral cubes
-    (then it is one of those); a ``.npy`` path is read the way ``codec`` asks."""
+    (then it is one of those); a ``.npy`` path is read the way ``codec`` asks. Only
+    ``codec.modality`` is used, so the registry's ``CodecInfo`` serves without loading it."""
     array_modality = codec.modality if codec is not None and codec.modality in (
         "volume", "hyperspectral") else None
     if isinstance(x, Media):

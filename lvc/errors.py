@@ -34,9 +34,12 @@ class MissingFileError(LVCError, FileNotFoundError):
 
 
 class OutputExistsError(LVCError, FileExistsError):
-    """The output exists and ``--force`` / ``overwrite=True`` was not given."""
+    """The output exists and ``--force`` / ``overwrite=True`` was not given. The message
+    names the API's argument; the CLI shows its own flag instead (``cli_message``)."""
 
     exit_code = 4
+    API_HINT = "pass overwrite=True to replace it"
+    CLI_HINT = "use --force to replace it"
 
 
 class FormatError(LVCError):
@@ -123,6 +126,11 @@ def out_of_memory(e: BaseException) -> bool:
 
 OUT_OF_MEMORY = ("out of memory (the machine's or the process's limit); LVC_MAX_BYTES bounds "
                  "what lvc attempts (default 2 GiB)")
+
+
+def cli_message(message: str) -> str:
+    """A library message as the CLI says it (flags instead of keyword arguments)."""
+    return message.replace(OutputExistsError.API_HINT, OutputExistsError.CLI_HINT)
 
 
 def describe(error: Exception, *paths) -> str:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import api
-from ..codecs.registry import get_codec
+from ..codecs.base import check_modality
+from ..codecs.registry import codec_info
 from ..errors import BadInputError, LVCError, MissingFileError, UnsupportedMediaError, \
-    describe
+    cli_message, describe
 from ..formats.container import read_header
 from ..formats.io import media_stem, media_suffix
 from ..formats.files import check_writable, same_file, write_bytes_atomic
@@ -107,7 +108,10 @@ def encode_file(job: Job, codec=None, quality=None, force=False, refine=0, optio
     _require_file(job.src)
     _not_the_input(job.src, job.dst)
     check_writable(job.dst, force)
-    media = api.to_media(job.src, codec=get_codec(codec) if codec else None)
+    info = codec_info(codec) if codec else None
+    media = api.to_media(job.src, codec=info)
+    if info is not None:  # refuse the wrong media before the codec loads its model
+        check_modality(info, media.modality)
     start = time.perf_counter()
     data = api.encode(media, codec, quality, refine=refine, options=options, max_error=max_error)
     seconds = time.perf_counter() - start
@@ -117,7 +121,7 @@ def encode_file(job: Job, codec=None, quality=None, force=False, refine=0, optio
 
 
 def encode_archive(items, dst: Path, codec: str, quality=None, force=False,
-                   label: str = "") -> dict:
+                   label: str = "", quiet: bool = False) -> dict:
     """Pack every listed image into ONE image-set ``.lvc`` (for a codec with
     ``archives``); each image keeps its file name. Gray images of one size only."""
     from ..eval.parallel import progress
@@ -135,7 +139,7 @@ def encode_archive(items, dst: Path, codec: str, quality=None, force=False,
             raise BadInputError(f"{seen[src.name]} and {src} are both named {src.name}: "
                                 "names in an archive must be unique")
     images = []
-    with progress(len(items), "reading") as advance:
+    with progress(len(items), "reading", False if quiet else None) as advance:
         for src, _ in items:
             media = read_media(src)
             if media.modality != "image":
@@ -169,6 +173,9 @@ def decode_file(job: Job, force=False, device=None) -> dict:
         dst = dst.with_name(dst.name + default_suffix(header.modality, header.metadata))
     if dst.suffix.lower() == ".lvc":  # api.write would silently re-encode
         raise BadInputError(f"{dst}: decode writes media files (.png, .wav, .npy, ...), not .lvc")
+    from ..formats.io import check_output_suffix
+
+    check_output_suffix(dst, header.modality)  # before a decode that may take minutes
     check_writable(dst, force)
     api.write(dst, api.decode_media(data, device=device), overwrite=force)
     return report.result_row(job.src, dst, header, len(data))
@@ -183,19 +190,14 @@ def run_one(fn, job: Job, options: dict) -> tuple:
     except (LVCError, OSError) as e:
         if isinstance(e, BrokenPipeError):
             raise
-        row = report.error_row(job.src, job.dst, describe(e, job.src, job.dst))
+        row = report.error_row(job.src, job.dst, cli_message(describe(e, job.src, job.dst)))
         return row, getattr(e, "exit_code", 1)
 
 
-def run_jobs(fn, jobs: list, options: dict, workers: int = 1, label: str = "working",
-             scheduler: str | None = None):
+def run_jobs(fn, jobs: list, options: dict, workers: int = 1, scheduler: str | None = None):
     """Yield ``(row, exit_code)`` per job in input order; a process pool when
-    ``workers > 1``, Dask with ``scheduler``, a progress bar when several files and
-    stderr is a terminal."""
-    from ..eval.parallel import map_ordered, progress
+    ``workers > 1``, Dask with ``scheduler`` (the caller shows the progress)."""
+    from ..eval.parallel import map_ordered
 
-    with progress(len(jobs), label) as advance:
-        for result in map_ordered(functools.partial(run_one, fn, options=options), jobs,
-                                  workers, scheduler):
-            yield result
-            advance()
+    yield from map_ordered(functools.partial(run_one, fn, options=options), jobs, workers,
+                           scheduler)

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from .. import __version__, api
+from ..codecs.base import check_quality
 from ..codecs.registry import DEFAULT_CODEC, codec_info, get_codec
 from ..errors import (
     OUT_OF_MEMORY,
@@ -27,6 +28,7 @@ from ..errors import (
     ModelMismatchError,
     OutputExistsError,
     UnknownCodecError,
+    cli_message,
     describe,
 )
 from ..formats.container import read_header
@@ -51,7 +53,7 @@ def _epilog() -> str:
 
 
 def _fail(message: str, code: int):
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {cli_message(message)}", err=True)
     click.get_current_context().exit(code)
 
 
@@ -86,6 +88,7 @@ def cli(threads):
     image, then `codec list` to see the codecs that can run here.
     """
     import os
+    import sys
     import warnings
 
     from .. import threads as policy
@@ -96,8 +99,9 @@ def cli(threads):
     policy.setting()  # a bad LVC_THREADS is one line here, not later in a worker
 
     remove_partial_on_sigterm()  # a killed run leaves no partial output file
-    for category in (FutureWarning, DeprecationWarning):  # libraries' notices, not lvc's
-        warnings.filterwarnings("ignore", category=category, module=r"(?!lvc\b)")
+    if not sys.warnoptions:  # libraries' notices are not for CLI users (-W / PYTHONWARNINGS
+        warnings.simplefilter("ignore")  # still turn them on); lvc reports with echo
+        os.environ["PYTHONWARNINGS"] = "ignore"  # worker processes start with it too
 
 
 def _batch_options(fn):
@@ -115,21 +119,31 @@ def _batch_options(fn):
         click.option("--scheduler", metavar="ADDR",
                      help="Run on Dask: 'local[:N]' starts a local cluster, tcp://host:port "
                           "uses a running scheduler (needs lvc[dist])."),
+        click.option("--quiet", is_flag=True,
+                     help="No progress display and no per-file lines; errors are still "
+                          "printed (progress shows only when stderr is a terminal)."),
     )):
         fn = option(fn)
     return click.argument("inputs", nargs=-1, required=True, metavar="IN...")(fn)
 
 
-def _report(jobs, fn, options, workers, as_json, label, scheduler=None):
-    """Run the jobs, print one line per file (or JSON), exit with the first failure's code."""
+def _report(jobs, fn, options, workers, as_json, label, scheduler=None, quiet=False):
+    """Run the jobs, print one line per file (or JSON), exit with the first failure's code.
+    Progress (files, and the codec's own steps) on a terminal's stderr unless quiet."""
+    from ..progress import reporting
+    from .progress_ui import TerminalProgress
+
     rows, first_failure = [], 0
-    for row, code in batch.run_jobs(fn, jobs, options, workers, label, scheduler):
-        rows.append(row)
-        if row["error"]:
-            click.echo(f"error: {row['error']}", err=True)
-            first_failure = first_failure or code
-        elif not as_json:
-            click.echo(report.result_line(row))
+    with TerminalProgress(len(jobs), label, enabled=False if quiet else None) as ui, \
+            reporting(ui if ui.enabled else None):
+        for row, code in batch.run_jobs(fn, jobs, options, workers, scheduler):
+            rows.append(row)
+            if row["error"]:
+                ui.echo(f"error: {row['error']}", err=True)
+                first_failure = first_failure or code
+            elif not (as_json or quiet):
+                ui.echo(report.result_line(row))
+            ui.file_done()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     if first_failure:
@@ -142,6 +156,7 @@ Examples:
   codec encode photo.png -o small.lvc -c jpeg -q 60
   codec encode shots/ 'more/*.png' -o encoded/ --workers 4
   codec encode song.wav -c flac --json
+  codec encode speech.wav -c opus --set bitrate=16   # 16 kbit/s
   codec encode brain.nii.gz                   # -> brain.lvc; decodes to brain.nii.gz
   codec encode cube.npy -q 5                  # H x W x bands -> liveaction-hsi
   codec encode digits/ -o digits.lvc -c pc-hclt   # one archive (codecs that pack sets)
@@ -162,11 +177,12 @@ Examples:
                    "samples: an integer N, 0 = lossless; floats: an absolute tolerance). "
                    "Without -q the lossy base quality giving the smallest file is chosen.")
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
-              help="A codec option (repeatable), e.g. --set realism=0.5 for dualdiff's "
-                   "distortion-perception trade-off (0: the explicit reconstruction, 1: "
-                   "the generated image).")
+              help="A codec option (repeatable): --set bitrate=16 asks opus, vorbis or "
+                   "mp3 for 16 kbit/s (whole file, all channels; overrides -q); --set "
+                   "realism=0.5 sets dualdiff's distortion-perception trade-off (0: the "
+                   "explicit reconstruction, 1: the generated image).")
 @_batch_options
-def encode(inputs, output, force, as_json, workers, scheduler, codec, quality, refine,
+def encode(inputs, output, force, as_json, workers, scheduler, quiet, codec, quality, refine,
            max_error, settings):
     """Encode image, audio, volume or hyperspectral files into .lvc files.
 
@@ -183,10 +199,10 @@ def encode(inputs, output, force, as_json, workers, scheduler, codec, quality, r
     """
     options = parse_settings(settings)
     if codec:  # one clear error up front instead of one per file
-        get_codec(codec).check_quality(quality)
+        check_quality(codec_info(codec), quality)  # the registry: no model loaded yet
         if refine and not get_codec(codec).refinable:
             raise BadInputError(f"{codec} has no encode-time refinement (--refine)")
-        unknown = sorted(set(options) - set(get_codec(codec).options))
+        unknown = sorted(set(options) - set(get_codec(codec).options if options else ()))
         if unknown:
             raise BadInputError(f"{codec} has no option {unknown[0]!r} "
                                 f"(its options: {', '.join(get_codec(codec).options) or 'none'})")
@@ -195,8 +211,10 @@ def encode(inputs, output, force, as_json, workers, scheduler, codec, quality, r
     items, is_batch = batch.expand(inputs, MEDIA_SUFFIXES, "media")
     if is_batch and codec and str(output or "").lower().endswith(".lvc") \
             and codec_info(codec).archives:
-        row = batch.encode_archive(items, Path(output), codec, quality, force, " ".join(inputs))
-        click.echo(json.dumps([row], indent=2) if as_json else report.result_line(row))
+        row = batch.encode_archive(items, Path(output), codec, quality, force, " ".join(inputs),
+                                   quiet)
+        if as_json or not quiet:
+            click.echo(json.dumps([row], indent=2) if as_json else report.result_line(row))
         return
     jobs = batch.plan(items, is_batch, output, ".lvc")
     if max_error is not None and max_error == int(max_error):
@@ -204,7 +222,7 @@ def encode(inputs, output, force, as_json, workers, scheduler, codec, quality, r
     _report(jobs, batch.encode_file, {"codec": codec, "quality": quality, "force": force,
                                       "refine": refine, "options": options,
                                       "max_error": max_error},
-            workers, as_json, "encoding", scheduler)
+            workers, as_json, "encoding", scheduler, quiet)
 
 
 def parse_settings(settings) -> dict:
@@ -234,12 +252,14 @@ Examples:
                    "can differ from the CPU's. Codecs whose entropy model is a float "
                    "network refuse it; codecs without networks ignore it.")
 @_batch_options
-def decode(inputs, output, force, as_json, workers, scheduler, device):
-    """Decode .lvc files back to image or audio files.
+def decode(inputs, output, force, as_json, workers, scheduler, quiet, device):
+    """Decode .lvc files back to image, audio, volume or cube files.
 
-    The output format follows OUT's suffix (.png, .wav, .flac, .npy, ...); by
-    default it is <stem>.png for images, <stem>.wav for audio and <stem>.npy
-    for other arrays. Directories and globs work as for `codec encode`.
+    The output format follows OUT's suffix (.png, .wav, .flac, .npy,
+    .nii.gz, ...); by default it is <stem>.png for images, <stem>.wav for
+    audio, <stem>.nii.gz for volumes read from NIfTI and <stem>.npy for other
+    arrays. A suffix that cannot hold the file's media is refused before
+    decoding. Directories and globs work as for `codec encode`.
 
     An image-set archive decodes into a directory (OUT, or <stem>/ next to
     it; several inputs: OUT/<stem>/), one file per image under its stored
@@ -251,7 +271,7 @@ def decode(inputs, output, force, as_json, workers, scheduler, device):
     jobs = batch.plan(items, is_batch, output, None)
     api.parse_device(device)  # a bad name: one error, before any file
     _report(jobs, batch.decode_file, {"force": force, "device": device}, workers, as_json,
-            "decoding", scheduler)
+            "decoding", scheduler, quiet)
 
 
 @cli.command()
@@ -288,15 +308,7 @@ def list_codecs(as_json, available):
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("id", "modality", "lossless", "quality", "default", "available")
-    for r in rows:
-        lo, hi = r["quality_range"]
-        table.add_row(r["id"], r["modality"], "yes" if r["lossless"] else "no", f"{lo}..{hi}",
-                      str(r["default_quality"]), "yes" if r["available"] else f"no: {r['reason']}")
-    Console().print(table)
+    report.print_codec_table(rows)
 
 
 @cli.command()
@@ -319,7 +331,7 @@ def demo(out_dir, codec, quality):
     p = {k: shlex.quote(v) for k, v in r["paths"].items()}
     quality_db = "inf dB (lossless)" if r["psnr"] == float("inf") else f"{r['psnr']:.2f} dB"
     click.echo("\n".join([
-        f"sample   {p['original']}  {r['width']}x{r['height']} RGB, "
+        f"sample   {p['original']}  {report.media_text('image', (r['height'], r['width'], 3))}, "
         f"{r['png_bytes']:,} bytes as PNG",
         f"encoded  {p['encoded']}  {r['codec']} q{r['quality']}, {r['bytes']:,} bytes, "
         f"{r['bpp']:.3f} bpp ({r['png_bytes'] / r['bytes']:.1f}x smaller than PNG)",

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from ..errors import BadInputError
+from ..errors import BadInputError, cli_message
 
 
 @click.command(epilog="""\b
@@ -57,7 +57,7 @@ def pack(src, output, codec, quality, shard_size, labels, workers, scheduler, sk
     report = run_pack(src, output, codec, quality, size, labels, workers, scheduler, skip_bad,
                       on_shard=shard_line)
     for name, message in report.skipped:
-        click.echo(f"error: {message}", err=True)
+        click.echo(f"error: {cli_message(message)}", err=True)
     index = report.index
     total = sum(s["bytes"] for s in index["shards"])
     summary = {"output": output, "codec": index["codec"], "quality": index["quality"],
@@ -107,7 +107,7 @@ def unpack(shards, output, as_lvc, force, workers, skip_bad, as_json):
                       workers, skip_bad)
     bad = [r for r in rows if r["error"]]
     for r in bad:
-        click.echo(f"error: {r['error']}", err=True)
+        click.echo(f"error: {cli_message(r['error'])}", err=True)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:

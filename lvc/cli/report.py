@@ -73,12 +73,33 @@ def info_dict(path, data: bytes, header: Header) -> dict:
             "total_bytes": len(data), **rate(header, len(data))}
 
 
+def media_text(modality: str, shape) -> str:
+    """A shape as people say it, the same in ``info`` and ``demo``: images W x H (the
+    way image sizes are quoted), then channels; other media in their axis order."""
+    shape = tuple(shape)
+
+    def plural(n, word):
+        return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+    if modality == "image" and len(shape) in (2, 3):
+        return f"{shape[1]}x{shape[0]} (W x H), {plural(shape[2] if len(shape) == 3 else 1, 'channel')}"
+    if modality == "images" and len(shape) == 3:
+        return f"{plural(shape[0], 'image')} of {shape[2]}x{shape[1]} (W x H)"
+    if modality == "audio" and len(shape) in (1, 2):
+        return f"{plural(shape[0], 'frame')} x {plural(shape[1] if len(shape) == 2 else 1, 'channel')}"
+    if modality == "hyperspectral" and len(shape) == 3:
+        return f"{shape[1]}x{shape[0]} (W x H), {plural(shape[2], 'band')}"
+    if modality == "volume" and len(shape) == 3:
+        return "x".join(map(str, shape)) + " (X x Y x Z)"
+    return "x".join(map(str, shape))
+
+
 def info_lines(d: dict) -> list:
-    shape = "x".join(map(str, d["shape"]))
     lines = [f"file            {d['file']}",
              f"format version  {d['format_version']}",
              f"codec           {d['codec']} (quality {d['quality']})",
-             f"media           {d['modality']} {shape} {d['dtype']}"]
+             f"media           {d['modality']} {media_text(d['modality'], d['shape'])}, "
+             f"{d['dtype']}"]
     if d["sample_rate"] is not None:
         lines.append(f"sample rate     {d['sample_rate']} Hz")
     lines += [f"weights         {d['fingerprint'] or 'none'}",
@@ -90,3 +111,31 @@ def info_lines(d: dict) -> list:
         status = "ok" if s["ok"] else "CHECKSUM MISMATCH"
         lines.append(f"  #{s['index']:<3} {s['bytes']:>10,} bytes  crc32 {s['crc32']}  {status}")
     return lines
+
+
+def print_codec_table(rows: list, console=None) -> None:
+    """`codec list`: ids never cut (they are what users type), the other columns short;
+    why a codec cannot run goes below the table as wrapped text, not into a column."""
+    from rich.console import Console
+    from rich.padding import Padding
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    widest = max((len(r["id"]) for r in rows), default=2)
+    table.add_column("id", no_wrap=True, min_width=widest)
+    for name in ("modality", "lossless", "quality", "default", "available"):
+        table.add_column(name, no_wrap=True)
+    for r in rows:
+        lo, hi = r["quality_range"]
+        table.add_row(r["id"], r["modality"], "yes" if r["lossless"] else "no", f"{lo}..{hi}",
+                      str(r["default_quality"]), "yes" if r["available"] else "no")
+    console.print(table)
+    missing = [r for r in rows if not r["available"]]
+    if missing:
+        console.print("Not available here:", highlight=False)
+    for r in missing:
+        reason = r["reason"] or "unknown reason"
+        reason = reason[len(r["id"]):].lstrip(" :") if reason.startswith(r["id"]) else reason
+        console.print(f"  {r['id']}", highlight=False, markup=False)
+        console.print(Padding(reason, (0, 0, 0, 4)), highlight=False, markup=False)

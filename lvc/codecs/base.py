@@ -39,6 +39,36 @@ class Encoded:
     metadata: dict = field(default_factory=dict)
 
 
+def handles(codec, modality: str) -> bool:
+    """True when ``codec`` (a Codec, or the registry's CodecInfo: anything with
+    ``modality`` and ``archives``) codes ``modality``."""
+    return modality == codec.modality or (
+        modality == "images" and codec.archives and codec.modality == "image")
+
+
+def check_quality(codec, quality) -> int:
+    """``quality`` as an int in ``codec.quality_range`` (None: the default); a Codec or
+    the registry's CodecInfo."""
+    lo, hi = codec.quality_range
+    if quality is None:
+        return codec.default_quality
+    try:
+        q = int(quality)
+    except (TypeError, ValueError):
+        raise BadInputError(f"quality must be an integer, got {quality!r}") from None
+    if q != quality or not lo <= q <= hi:
+        raise BadInputError(f"quality {quality} is out of range for {codec.id} ({lo}..{hi})")
+    return q
+
+
+def check_modality(codec, modality: str) -> None:
+    """Refuse media ``codec`` does not code; works on the registry's CodecInfo too, so
+    the CLI refuses before importing a codec's module and loading its model."""
+    if not handles(codec, modality):
+        what = "image sets (it packs no archives)" if modality == "images" else modality
+        raise UnsupportedMediaError(f"{codec.id} codes {codec.modality}, not {what}")
+
+
 class Codec:
     """Base class. Subclasses set the class attributes and implement encode/decode."""
 
@@ -74,26 +104,13 @@ class Codec:
     def handles(self, modality: str) -> bool:
         """True when this codec codes ``modality``: its own, or image sets when it packs
         archives (an image codec with ``archives``)."""
-        return modality == self.modality or (
-            modality == "images" and self.archives and self.modality == "image")
+        return handles(self, modality)
 
     def check_quality(self, quality) -> int:
-        lo, hi = self.quality_range
-        if quality is None:
-            return self.default_quality
-        try:
-            q = int(quality)
-        except (TypeError, ValueError):
-            raise BadInputError(f"quality must be an integer, got {quality!r}") from None
-        if q != quality or not lo <= q <= hi:
-            raise BadInputError(f"quality {quality} is out of range for {self.id} ({lo}..{hi})")
-        return q
+        return check_quality(self, quality)
 
     def check_media(self, media: Media) -> None:
-        if not self.handles(media.modality):
-            what = "image sets (it packs no archives)" if media.modality == "images" \
-                else media.modality
-            raise UnsupportedMediaError(f"{self.id} codes {self.modality}, not {what}")
+        check_modality(self, media.modality)
 
     def encode(self, media: Media, quality: int) -> Encoded:
         raise NotImplementedError

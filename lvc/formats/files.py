@@ -29,7 +29,7 @@ PARTIAL = ".partial."
 def check_writable(path, overwrite: bool = False) -> Path:
     path = Path(path)
     if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} exists (use --force / overwrite=True to replace it)")
+        raise OutputExistsError(f"{path} exists ({OutputExistsError.API_HINT})")
     if path.exists() and path.is_dir():
         raise OutputExistsError(f"{path} is a directory")
     return path
@@ -48,7 +48,7 @@ def _mode_for(path: Path) -> int:
 
 
 def _exists_error(path: Path) -> OutputExistsError:
-    return OutputExistsError(f"{path} exists (use --force / overwrite=True to replace it)")
+    return OutputExistsError(f"{path} exists ({OutputExistsError.API_HINT})")
 
 
 @contextlib.contextmanager

@@ -131,6 +131,39 @@ def write_media(path, media: Media, overwrite: bool = False) -> Path:
                                 + (" or .nii/.nii.gz" if media.modality == "volume" else ""))
 
 
+def check_output_suffix(path, modality: str) -> None:
+    """Refuse, before any decoding, a path ``write_media`` cannot write ``modality`` to
+    (a decode to ``x.wav`` of an image would otherwise fail only after the whole decode)."""
+    path = Path(path)
+    suffix = media_suffix(path)
+    if suffix == ".npy":
+        return
+    if suffix in NIFTI_SUFFIXES:
+        if modality != "volume":
+            raise UnsupportedMediaError(f"{path}: NIfTI files hold volumes, not "
+                                        f"{_WHAT.get(modality, modality)}")
+        return
+    if modality == "image":
+        from .image_io import image_format
+
+        image_format(path)  # raises with the suffixes it can write
+        return
+    if modality == "audio":
+        from .audio_io import AUDIO_SUFFIXES
+
+        if suffix not in AUDIO_SUFFIXES:
+            raise UnsupportedMediaError(f"{path}: '{path.suffix}' is not an audio format lvc can "
+                                        f"write (use one of {', '.join(AUDIO_SUFFIXES)})")
+        return
+    allowed = ".npy or .nii.gz" if modality == "volume" else ".npy"
+    raise UnsupportedMediaError(f"{path}: {_WHAT.get(modality, modality)} can only be written "
+                                f"as {allowed}")
+
+
+_WHAT = {"image": "an image", "audio": "audio", "volume": "a volume",
+         "hyperspectral": "a hyperspectral cube", "images": "an image set"}
+
+
 @functools.lru_cache(maxsize=None)
 def _is_image_suffix(suffix: str) -> bool:
     """True when ``write_media`` can write an image under this (lower-case) suffix."""

@@ -4,9 +4,15 @@ Reading keeps the stored sample type when the file has no intensity scaling
 (``scl_slope`` 0 or 1 and ``scl_inter`` 0); with scaling, nibabel's scaled values are
 read (float). The voxel-to-world ``affine`` (4x4) and the voxel ``spacing`` go into
 ``metadata``, from where they travel in the ``.lvc`` header and are written back, so a
-decoded volume lands where the original was. Only 3-D volumes are read (a 4-D series
-or a 2-D slice is refused with its shape). Files are recognised by their contents
-(the NIfTI-1 header size and magic), gzip-compressed or not.
+decoded volume lands where the original was. So does every other header field that
+differs from what nibabel writes for that affine and spacing (``metadata["nifti"]``:
+qform/sform codes, units, description, intent, slice timing, calibration, ...), so a
+decoded file is a drop-in replacement; only the fields that describe the stored data
+(datatype, bitpix, vox_offset, scaling) follow the decoded array, and header
+extensions are not kept. Only 3-D volumes are read (a 4-D series or a 2-D slice is
+refused with its shape; X x Y x Z x 1 is read as 3-D and written back so). Files are
+recognised by their contents (the NIfTI-1 header size and magic), gzip-compressed or
+not.
 """
 
 from __future__ import annotations
@@ -23,6 +29,49 @@ from .media import Media, as_array_media
 
 _HEADER_BYTES = 348
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
+_DATA_FIELDS = frozenset("sizeof_hdr datatype bitpix vox_offset scl_slope scl_inter magic"
+                         .split())  # these describe the stored samples: set by nibabel
+
+
+def _plain(value):
+    """A header field as JSON: text for byte strings, numbers or lists otherwise."""
+    value = np.asarray(value)
+    return value.item().decode("latin-1") if value.dtype.kind == "S" else value.tolist()
+
+
+def _default_header(affine: np.ndarray, spacing, dtype):
+    """The header nibabel writes for a volume with this affine and spacing."""
+    import nibabel as nib
+
+    image = nib.Nifti1Image(np.zeros((1, 1, 1), dtype), affine)
+    if spacing is not None:
+        image.header.set_zooms(tuple(float(z) for z in spacing)[:3])
+    return image.header
+
+
+def _header_fields(header, affine, spacing) -> dict:
+    """The fields of ``header`` a default header for ``affine``/``spacing`` lacks."""
+    default = _default_header(affine, spacing, header.get_data_dtype())
+    out = {}
+    for key in header.keys():
+        if key in _DATA_FIELDS:
+            continue
+        value, base = _plain(header[key]), _plain(default[key])
+        if key == "dim":  # shape follows the data; only a trailing 1 is worth keeping
+            if value[0] != 4 or value[4] != 1:
+                continue
+        if value != base:
+            out[key] = value
+    return out
+
+
+def _apply_fields(header, fields: dict) -> None:
+    for key, value in fields.items():
+        if key in _DATA_FIELDS or key == "dim" or key not in header.keys():
+            continue
+        if header[key].dtype.kind == "S":
+            value = str(value).encode("latin-1")
+        header[key] = value
 
 
 def _raw(path: Path) -> bytes:
@@ -96,12 +145,16 @@ def read_nifti(path) -> Media:
                                     f"{'x'.join(map(str, data.shape))}")
     meta = {"affine": np.asarray(affine, np.float64).tolist(), "spacing": spacing,
             "format": "nifti"}
+    fields = _header_fields(image.header, affine, spacing)
+    if fields:
+        meta["nifti"] = fields
     return as_array_media(data, "volume", str(path), meta)
 
 
 def write_nifti(path, media: Media, overwrite: bool = False) -> Path:
-    """Write a volume as NIfTI-1 (gzip-compressed for ``.gz``), with the ``affine`` and
-    ``spacing`` of its metadata (identity and 1.0 when absent). Atomic."""
+    """Write a volume as NIfTI-1 (gzip-compressed for ``.gz``), with the ``affine``,
+    ``spacing`` and other header fields (``nifti``) of its metadata (identity and 1.0
+    when absent). Atomic."""
     import nibabel as nib
 
     path = Path(path)
@@ -111,11 +164,23 @@ def write_nifti(path, media: Media, overwrite: bool = False) -> Path:
     affine = np.asarray(media.metadata.get("affine", np.eye(4)), np.float64)
     if affine.shape != (4, 4) or not np.isfinite(affine).all():
         raise UnsupportedMediaError(f"{path}: the volume's affine is not a finite 4x4 matrix")
-    image = nib.Nifti1Image(media.data, affine)
+    fields = media.metadata.get("nifti") or {}
+    if not isinstance(fields, dict):
+        raise UnsupportedMediaError(f"{path}: the volume's NIfTI fields are not a mapping")
+    samples = media.data
+    if list(fields.get("dim", [])[:5]) == [4, *samples.shape, 1]:
+        samples = samples[..., None]  # stored as X x Y x Z x 1
+    image = nib.Nifti1Image(samples, affine)
     spacing = media.metadata.get("spacing")
     if spacing is not None:
-        image.header.set_zooms(tuple(float(z) for z in spacing)[:3])
-    data = image.to_bytes()
+        image.header.set_zooms((tuple(float(z) for z in spacing) + (1.0,))[:samples.ndim])
+    try:
+        _apply_fields(image.header, fields)
+        data = image.to_bytes()
+    except Exception as e:  # a crafted field nibabel refuses
+        raise UnsupportedMediaError(f"{path}: cannot write the volume's NIfTI header "
+                                    f"({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+                                    ) from None
     if path.name.lower().endswith(".gz"):
         data = gzip.compress(data, mtime=0)
     with atomic_output(path, overwrite) as tmp:

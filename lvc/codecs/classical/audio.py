@@ -3,7 +3,9 @@
 One base class (``SoundfileCodec``) writes the signal with ``soundfile.write`` into
 memory and reads it back; each codec names its libsndfile format and subtype, the
 sample rates and channel counts it can hold, and how quality maps to libsndfile's
-``compression_level`` (0 = best quality / largest, 1 = smallest).
+``compression_level`` (0 = best quality / largest, 1 = smallest). The lossy codecs also
+take a ``bitrate`` option (kbit/s of the whole stream), found by searching that level:
+libsndfile has no bitrate setting of its own.
 
 Decoding checks the stream against the header (format, subtype, channels, sample
 rate) before reading, reads at most the declared number of frames (plus a small
@@ -15,12 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 
 import numpy as np
 import soundfile as sf
 
-from ...errors import CorruptStreamError, LVCError, UnsupportedMediaError
+from ...errors import BadInputError, CorruptStreamError, LVCError, UnsupportedMediaError
 from ...formats.container import Header
 from ...formats.audio_io import float_to_pcm, pcm_to_float32
 from ...formats.media import Media, as_audio
@@ -83,6 +86,15 @@ class SoundfileCodec(Codec):
 
     # ------------------------------------------------------------ encode
     def encode(self, media: Media, quality: int) -> Encoded:
+        data, rate = self.checked_audio(media)
+        if len(data) == 0:  # libsndfile cannot read back empty Ogg/MP3/FLAC files
+            return Encoded([])
+        data, subtype, metadata = self.prepare(data)
+        return Encoded([self.write(data, rate, subtype, self.compression_level(quality))],
+                       metadata)
+
+    def checked_audio(self, media: Media) -> tuple:
+        """(samples, sample rate) of ``media``, refused when the format cannot hold them."""
         self.check_media(media)
         data = as_audio(media.data, media.sample_rate, self.id).data
         rate = int(media.sample_rate)
@@ -94,17 +106,20 @@ class SoundfileCodec(Codec):
         if channels > self.max_channels:
             raise UnsupportedMediaError(f"{self.id} codes at most {self.max_channels} channels, "
                                         f"got {channels}")
-        if len(data) == 0:  # libsndfile cannot read back empty Ogg/MP3/FLAC files
-            return Encoded([])
-        data, subtype, metadata = self.prepare(data)
+        return data, rate
+
+    def write(self, data: np.ndarray, rate: int, subtype: str, level: float,
+              bitrate_mode: str | None = None) -> bytes:
+        """The native file for ``data`` at libsndfile ``compression_level`` ``level``."""
         buf = io.BytesIO()
         try:
             sf.write(buf, data, rate, format=self.format, subtype=subtype,
-                     compression_level=self.compression_level(quality))
+                     compression_level=level, bitrate_mode=bitrate_mode)
         except (sf.SoundFileError, RuntimeError, ValueError) as e:
+            channels = 1 if data.ndim == 1 else data.shape[1]
             raise UnsupportedMediaError(f"{self.id} cannot encode {channels}-channel audio at "
                                         f"{rate} Hz: {_first_line(e)}") from None
-        return Encoded([buf.getvalue()], metadata)
+        return buf.getvalue()
 
     # ------------------------------------------------------------ decode
     def decode(self, header: Header, streams: list) -> Media:
@@ -191,17 +206,94 @@ class FlacCodec(SoundfileCodec):
 class LossySoundfileCodec(SoundfileCodec):
     """Opus, Vorbis, MP3: quality 0..10 -> compression_level 1..0; float in and out.
 
-    Decoders may add or drop a few priming/padding frames; the output is trimmed or
-    zero-padded to the declared frame count (and refused beyond ``frame_slack``).
+    ``bitrate=KBPS`` (``--set bitrate=16``) asks for a rate instead: the whole stream's
+    kbit/s, all channels together; it overrides the quality. libsndfile only takes a
+    level, so the level is searched (a first guess from ``level_guess``, then
+    interpolation of log-rate between the levels tried) until the stream is within
+    ``RATE_TOLERANCE`` of the target; a rate the encoder cannot reach for this signal is
+    refused with the range it can. Decoders may add or drop a few priming/padding
+    frames; the output is trimmed or zero-padded to the declared frame count (and
+    refused beyond ``frame_slack``).
     """
 
     lossless = False
     quality_range = (0, 10)
     default_quality = 5
     frame_slack = 4096
+    options = ("bitrate",)
+    max_level = 1.0  # the highest compression_level libsndfile accepts for this format
+    bitrate_mode: str | None = None  # libsndfile's mode while searching a bitrate
+    RATE_TOLERANCE = 0.03  # stop searching within 3% of the target
+    REACH = 0.15  # a result further than 15% from the target is refused
+    MAX_TRIES = 8
 
     def compression_level(self, quality: int) -> float:
         return 1.0 - quality / 10.0
+
+    def level_guess(self, kbps: float, channels: int) -> float:
+        """A first compression_level for ``kbps`` (the search corrects it)."""
+        return 0.5
+
+    def encode(self, media: Media, quality: int, bitrate: float | None = None) -> Encoded:
+        if bitrate is None:
+            return super().encode(media, quality)
+        try:
+            kbps = float(bitrate)
+        except (TypeError, ValueError):
+            raise BadInputError(f"{self.id} bitrate is in kbit/s, not {bitrate!r}") from None
+        if not math.isfinite(kbps) or kbps <= 0:
+            raise BadInputError(f"{self.id} bitrate must be a positive number of kbit/s, "
+                                f"got {bitrate!r}")
+        data, rate = self.checked_audio(media)
+        if len(data) == 0:
+            return Encoded([])
+        data, subtype, metadata = self.prepare(data)
+        stream = self.search_bitrate(data, rate, subtype, kbps)
+        return Encoded([stream], {**metadata, "bitrate_kbps": kbps})
+
+    def search_bitrate(self, data: np.ndarray, rate: int, subtype: str, kbps: float) -> bytes:
+        """The stream whose rate is nearest ``kbps`` (rate falls as the level rises)."""
+        seconds = len(data) / rate
+        channels = 1 if data.ndim == 1 else data.shape[1]
+        tried = {}  # level -> (kbps, stream)
+
+        def at(level):
+            level = min(self.max_level, max(0.0, level))
+            if level not in tried:
+                stream = self.write(data, rate, subtype, level, self.bitrate_mode)
+                tried[level] = (len(stream) * 8 / seconds / 1000, stream)
+            return tried[level][0]
+
+        def off(level):
+            return math.log(tried[level][0] / kbps)
+
+        at(self.level_guess(kbps, channels))
+        for _ in range(self.MAX_TRIES - 1):
+            best = min(tried, key=lambda lv: abs(off(lv)))
+            if abs(off(best)) <= math.log1p(self.RATE_TOLERANCE):
+                break
+            above = [lv for lv in tried if off(lv) > 0]  # too many bits: raise the level
+            below = [lv for lv in tried if off(lv) < 0]
+            if not above or not below:  # not bracketed yet: try the end of the scale
+                end = self.max_level if above else 0.0
+                if end in tried:
+                    break  # the encoder cannot go further
+                at(end)
+                continue
+            a, b = max(above), min(below)
+            if b - a < 1e-4:
+                break
+            # interpolate log-rate between the bracketing levels (bisect if it stalls)
+            t = off(a) / (off(a) - off(b))
+            at(a + min(0.9, max(0.1, t)) * (b - a))
+        best = min(tried, key=lambda lv: abs(off(lv)))
+        got = tried[best][0]
+        if abs(got / kbps - 1) > self.REACH:
+            limit = "lowest" if got > kbps else "highest"
+            raise UnsupportedMediaError(
+                f"{self.id} cannot code this {channels}-channel {rate} Hz audio at {kbps:g} "
+                f"kbit/s (its {limit} rate here is {got:.1f} kbit/s; use another codec)")
+        return tried[best][1]
 
     def prepare(self, data: np.ndarray) -> tuple:
         # always float: libsndfile 1.2.2's MP3 encoder garbles stereo int16 (PR #1106)
@@ -229,6 +321,10 @@ class OpusCodec(LossySoundfileCodec):
     subtype = "OPUS"
     sample_rates = (8000, 12000, 16000, 24000, 48000)
 
+    def level_guess(self, kbps: float, channels: int) -> float:
+        # libsndfile sets Opus's bitrate to 6 + 250 * (1 - level) kbit/s per channel
+        return 1.0 - (kbps / channels - 6.0) / 250.0
+
 
 class VorbisCodec(LossySoundfileCodec):
     """Vorbis in Ogg through libsndfile (VBR). Quality 0..10 -> compression_level 1..0."""
@@ -250,6 +346,8 @@ class Mp3Codec(LossySoundfileCodec):
     subtype = "MPEG_LAYER_III"
     sample_rates = _MP3_RATES
     max_channels = 2
+    max_level = 0.99
+    bitrate_mode = "AVERAGE"  # LAME's ABR follows a target rate; its VBR bottoms out
 
     def compression_level(self, quality: int) -> float:
-        return min(super().compression_level(quality), 0.99)
+        return min(super().compression_level(quality), self.max_level)

@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from ...errors import BadInputError
+from ...progress import track
 from . import rcc
 
 T = 1000
@@ -74,7 +75,7 @@ def encode(x0: np.ndarray, x0_fn, stream: bytes, steps: list, stop: int,
     x0 = np.asarray(x0, np.float64)
     x = start_state(stream, x0.shape)
     codes, kls = [], []
-    for i in range(stop):
+    for i in track(range(stop), "diffusion: coding steps"):
         t, s = steps[i], steps[i + 1]
         a, b, std = posterior(t, s)
         x_hat = _x0(x0_fn, x, t)
@@ -89,7 +90,7 @@ def encode(x0: np.ndarray, x0_fn, stream: bytes, steps: list, stop: int,
 def decode(codes: list, x0_fn, stream: bytes, steps: list, shape: tuple) -> np.ndarray:
     """The receiver's x at ``steps[len(codes)]``."""
     x = start_state(stream, shape)
-    for i, code in enumerate(codes):
+    for i, code in track(enumerate(codes), "diffusion: decoding steps", len(codes)):
         t, s = steps[i], steps[i + 1]
         a, b, std = posterior(t, s)
         x_hat = _x0(x0_fn, x, t)
@@ -101,7 +102,7 @@ def decode(codes: list, x0_fn, stream: bytes, steps: list, shape: tuple) -> np.n
 def ddim(x: np.ndarray, x0_fn, steps: list, start: int) -> np.ndarray:
     """Denoise x at ``steps[start]`` to an image with deterministic DDIM (eta = 0)."""
     x0_hat = x
-    for i in range(start, len(steps) - 1):
+    for i in track(range(start, len(steps) - 1), "diffusion: denoising"):
         t, s = steps[i], steps[i + 1]
         at, as_ = float(abar(t)), float(abar(s))
         x0_hat = _x0(x0_fn, x, t)

@@ -42,6 +42,7 @@ import torch
 from ...errors import BadInputError, CorruptStreamError, UnsupportedMediaError
 from ...formats.container import Header
 from ...formats.media import Media, as_image
+from ...progress import track
 from ..base import Codec, Encoded, Latent
 from ..classical.image import alpha_from_png, alpha_to_png, split_alpha
 from ..torch_utils import stable_cpu
@@ -189,7 +190,8 @@ class LiVeActionCodec(LiVeActionBase):
         height, width = color.shape[:2]
         tiled = height > tile or width > tile
         streams = []
-        for y0, y1, x0, x1 in tile_grid(height, width, tile if tiled else None, factor):
+        boxes = list(tile_grid(height, width, tile if tiled else None, factor))
+        for y0, y1, x0, x1 in track(boxes, f"{self.id}: encoding tiles"):
             symbols = level_symbols(analyse(w.model, color[y0:y1, x0:x1]), k, delta)
             streams.append(encode_latents(symbols, w.tables[delta]))
         if alpha is not None:
@@ -224,7 +226,8 @@ class LiVeActionCodec(LiVeActionBase):
         with_alpha = channels in (2, 4)
         out = np.empty((height, width, channels), np.uint8)
         color = slice(0, channels - with_alpha)
-        for (y0, y1, x0, x1), symbols in tiles:
+        count = len(streams) - with_alpha  # one stream per tile (checked), then alpha
+        for (y0, y1, x0, x1), symbols in track(tiles, f"{self.id}: decoding tiles", count):
             out[y0:y1, x0:x1, color] = synthesise(model, symbols, delta, (y1 - y0, x1 - x0),
                                                   gray=channels in (1, 2))
         if with_alpha:

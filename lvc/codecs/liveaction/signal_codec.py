@@ -28,6 +28,7 @@ from ...errors import BadInputError, CorruptStreamError, UnsupportedMediaError
 from ...formats.audio_io import float_to_pcm, pcm_to_float32
 from ...formats.container import Header
 from ...formats.media import Media
+from ...progress import track
 from ..base import Encoded
 from ..torch_utils import stable_cpu
 from .codec import LiVeActionBase, level_symbols, tile_boxes, tile_count
@@ -130,7 +131,7 @@ class LiVeActionSignalCodec(LiVeActionBase):
         w = self.weights()
         k, delta = self._level(w, quality, BadInputError)
         streams, tile = [], None
-        for x in pieces:  # every piece has the same axes, so the same tiles
+        for x in track(pieces, f"{self.id}: encoding"):  # same axes, so the same tiles
             tile, latents = tile_latents(w.model, x, self.spec.tile)
             streams += [encode_latents(fold(level_symbols(v, k, delta)), w.tables[delta])
                         for v in latents]
@@ -150,7 +151,7 @@ class LiVeActionSignalCodec(LiVeActionBase):
         self.check_stream_count(sum(tile_count(shape, tile, factor) for shape in shapes),
                                 streams)
         grids = [tile_boxes(shape, tile, factor) for shape in shapes]
-        stream, pieces = iter(streams), []
+        stream, pieces = track(streams, f"{self.id}: decoding tiles"), []  # one per tile
         for shape, grid in zip(shapes, grids):
             out = np.empty((w.model.config.in_channels,) + tuple(shape), np.float32)
             for box in grid:
@@ -160,6 +161,7 @@ class LiVeActionSignalCodec(LiVeActionBase):
                                          w.tables[delta]).reshape(latent)
                 out[(slice(None),) + box] = synthesise_signal(model, symbols, delta, size)
             pieces.append(out)
+        stream.close()  # counts the last tile
         return Media(self.from_pieces(header, pieces), header.modality)
 
 
@@ -278,6 +280,6 @@ class LiVeActionVolumeCodec(_ArrayCodec):
 
     def to_pieces(self, media: Media) -> tuple:
         pieces, meta = super().to_pieces(media)
-        kept = {k: media.metadata[k] for k in ("affine", "spacing", "format")
+        kept = {k: media.metadata[k] for k in ("affine", "spacing", "format", "nifti")
                 if k in media.metadata}
         return pieces, {**kept, **meta}
