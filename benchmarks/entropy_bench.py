@@ -28,7 +28,7 @@ from lvc.entropy import FrequencyTables, ScaleTable, decode_categorical, decode_
     encode_categorical, encode_indexed
 
 
-def _median_time(fn, repeat):
+def median_time(fn, repeat):
     fn()  # warm-up (model construction, caches)
     times = []
     for _ in range(repeat):
@@ -51,8 +51,8 @@ def bench_tables(name, symbols, indexes, tables: FrequencyTables, repeat):
 
     n = symbols.size
     ideal = tables.information_bits(symbols, indexes)
-    enc_t, data = _median_time(lambda: encode_indexed(symbols, indexes, tables), repeat)
-    dec_t, out = _median_time(lambda: decode_indexed(data, indexes, tables), repeat)
+    enc_t, data = median_time(lambda: encode_indexed(symbols, indexes, tables), repeat)
+    dec_t, out = median_time(lambda: decode_indexed(data, indexes, tables), repeat)
     assert np.array_equal(out, symbols), "lvc round trip failed"
 
     cdfs, lengths, offsets = _compressai_tables(tables)
@@ -71,10 +71,10 @@ def bench_tables(name, symbols, indexes, tables: FrequencyTables, repeat):
         res = dec.decode_stream(i, cdfs, lengths, offsets)
         return np.asarray(res, np.int32) if convert else res
 
-    ca_enc_t, ca_data = _median_time(ca_encode, repeat)
-    ca_dec_t, ca_out = _median_time(ca_decode, repeat)
-    ca_enc_core, _ = _median_time(lambda: ca_encode(False), repeat)
-    ca_dec_core, _ = _median_time(lambda: ca_decode(False), repeat)
+    ca_enc_t, ca_data = median_time(ca_encode, repeat)
+    ca_dec_t, ca_out = median_time(ca_decode, repeat)
+    ca_enc_core, _ = median_time(lambda: ca_encode(False), repeat)
+    ca_dec_core, _ = median_time(lambda: ca_decode(False), repeat)
     assert np.array_equal(ca_out, symbols), "compressai round trip failed"
     return {
         "case": name, "symbols": n, "ideal_bits": ideal,
@@ -93,29 +93,24 @@ def bench_categorical(n, repeat, rng):
                        list((probs[2000:].cumsum(1) > rng.random((max(n - 2000, 0), 1))).argmax(1)),
                        dtype=np.int32)
     ideal = float(-np.log2(probs[np.arange(n), symbols]).sum())
-    enc_t, data = _median_time(lambda: encode_categorical(symbols, probs), repeat)
-    dec_t, out = _median_time(lambda: decode_categorical(data, probs), repeat)
+    enc_t, data = median_time(lambda: encode_categorical(symbols, probs), repeat)
+    dec_t, out = median_time(lambda: decode_categorical(data, probs), repeat)
     assert np.array_equal(out, symbols)
     return {"case": "categorical", "symbols": n, "ideal_bits": ideal,
             "lvc": {"bits": len(data) * 8, "enc_msym_s": n / enc_t / 1e6,
                     "dec_msym_s": n / dec_t / 1e6}}
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
+def measure(n: int = 1_000_000, repeat: int = 5) -> list:
+    """The three cases' rows (seeded data), as ``--json`` prints them."""
     rng = np.random.default_rng(0)
-
     table = ScaleTable("gaussian")
-    sigma = np.exp(rng.uniform(np.log(0.11), np.log(40.0), args.n))
+    sigma = np.exp(rng.uniform(np.log(0.11), np.log(40.0), n))
     idx = table.indexes(sigma)
     res = np.round(rng.normal(0, sigma)).astype(np.int32)
 
     channels = 192
-    ch = np.repeat(np.arange(channels), -(-args.n // channels))[: args.n].astype(np.int32)
+    ch = np.repeat(np.arange(channels), -(-n // channels))[:n].astype(np.int32)
     b = np.exp(rng.uniform(np.log(0.05), np.log(8.0), channels))
     fac = np.round(rng.laplace(0, b[ch])).astype(np.int32)
     counts, offsets = [], []
@@ -126,9 +121,18 @@ def main(argv=None):
         offsets.append(lo)
     ftables = FrequencyTables.from_histograms(counts, offsets)
 
-    rows = [bench_tables("residual", res, idx, table.tables, args.repeat),
-            bench_tables("factorized", fac, ch, ftables, args.repeat),
-            bench_categorical(min(args.n, 100_000), args.repeat, rng)]
+    return [bench_tables("residual", res, idx, table.tables, repeat),
+            bench_tables("factorized", fac, ch, ftables, repeat),
+            bench_categorical(min(n, 100_000), repeat, rng)]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    rows = measure(args.n, args.repeat)
     if args.json:
         json.dump(rows, sys.stdout, indent=1)
         return rows
@@ -154,7 +158,10 @@ def _print(rows):
             l, ca = r["lvc"], r["compressai"]
             print(f"{'':<12}{'lvc/ca':<12}{l['enc_msym_s'] / ca['enc_msym_s']:>11.2f}x"
                   f"{l['dec_msym_s'] / ca['dec_msym_s']:>11.2f}x")
-    print("targets (residual): lvc encode >= 3x, decode >= 1.5x compressai; lvc bits within 0.05% of ideal")
+    from targets import TARGETS, describe  # benchmarks/targets.py: the one table of targets
+
+    print("targets: " + "; ".join(f"{t.name.split('.', 1)[1]} {describe(t)}"
+                                  for t in TARGETS if t.group == "entropy"))
 
 
 if __name__ == "__main__":
