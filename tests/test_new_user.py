@@ -65,7 +65,8 @@ def test_bitrate_from_the_cli(tmp_path):
     wav = tmp_path / "speech.wav"
     sf.write(wav, x, rate)
     out = tmp_path / "speech.lvc"
-    ok(run("encode", wav, "-o", out, "-c", "opus", "--set", "bitrate=16"))
+    assert "opus 16 kbit/s asked" in ok(run("encode", wav, "-o", out, "-c", "opus",
+                                            "--set", "bitrate=16")).stdout
     assert abs(kbps(out.read_bytes(), len(x), rate) / 16 - 1) <= 0.15
     assert_user_error(run("encode", wav, "-o", tmp_path / "f.lvc", "-c", "flac",
                           "--set", "bitrate=16"), 2)

@@ -39,9 +39,11 @@ def result_row(src, dst, header: Header, nbytes: int) -> dict:
     """One encode/decode result as printed by ``--json`` (``nbytes``: the .lvc size);
     an image set's row also says how many images it holds."""
     count = {"images": header.shape[0]} if header.modality == "images" and header.shape else {}
+    target = header.metadata.get("bitrate_kbps")  # asked a rate: the quality was not used
+    asked = {"target_kbps": target} if isinstance(target, (int, float)) else {}
     return {"input": str(src), "output": str(dst), "codec": header.codec,
-            "quality": header.quality, **count, "bytes": nbytes, **rate(header, nbytes),
-            "error": None}
+            "quality": header.quality, **asked, **count, "bytes": nbytes,
+            **rate(header, nbytes), "error": None}
 
 
 def error_row(src, dst, message: str) -> dict:
@@ -53,7 +55,9 @@ def result_line(row: dict) -> str:
     count = f"{row['images']:,} images  " if "images" in row else ""
     refined = (f"  (refined: {row['refine']} SGA iterations, encode {row['encode_s']:.1f} s)"
                if row.get("refine") else "")
-    return (f"{row['input']} -> {row['output']}  {row['codec']} q{row['quality']}  {count}"
+    setting = (f"{row['target_kbps']:g} kbit/s asked" if "target_kbps" in row
+               else f"q{row['quality']}")
+    return (f"{row['input']} -> {row['output']}  {row['codec']} {setting}  {count}"
             f"{row['bytes']:,} bytes  {format_rate(row)}{refined}")
 
 
