@@ -26,11 +26,22 @@ def _volume():
     return np.stack([sample_image(36, 28, seed=s)[:, :, 0] for s in range(12)], axis=2)
 
 
+def _masked_volume():
+    """A scan outside its mask at one value (most of it, as in skull-stripped MR): the
+    residual layer sends a background bit per sample there."""
+    v = _volume()
+    a, b, c = (np.arange(n).reshape([-1 if i == k else 1 for i in range(3)]) / n - 0.5
+               for k, n in enumerate(v.shape))
+    inside = (a * a + b * b) / 0.15 + c * c / 0.3 < 1
+    return np.where(inside, v, 3).astype(np.uint8)
+
+
 CASES = {
     "image": (lambda: sample_image(72, 48, seed=1), "liveaction-rgb", None),
     "audio": (lambda: sample_audio(0.4, 16000), "liveaction-audio", 16000),
     "cube": (_cube, "liveaction-hsi", None),
     "volume": (_volume, "liveaction-volume", None),
+    "masked volume": (_masked_volume, "liveaction-volume", None),
 }
 
 
@@ -147,3 +158,29 @@ def test_the_size_check_counts_the_residual_layers_memory(monkeypatch):
     assert np.array_equal(lvc.decode(plain), lvc.decode(lvc.encode(x, "webp", 80)))
     with pytest.raises(LimitError, match="LVC_MAX_BYTES"):
         lvc.decode(data)
+
+
+def test_layouts_and_background_bits_on_the_residual_stream():
+    """Volumes and cubes choose a 3-D or 2-D lattice; a mostly-background array sends
+    a background bit per sample and decodes those samples to the background value."""
+    from lvc.codecs import near_lossless as nl
+
+    x = _masked_volume()
+    assert np.mean(x == 3) > 0.5
+    rng = np.random.default_rng(0)
+    x_hat = np.clip(x.astype(int) + rng.integers(-4, 5, x.shape), 0, 255).astype(np.uint8)
+    for n in (0, 1, 2):
+        stream = nl.encode_residual(x, x_hat, n)
+        assert stream[0] & nl.BACKGROUND and stream[0] & ~nl.BACKGROUND in nl.LAYOUTS
+        y = nl.decode_residual(stream, x_hat, n)
+        assert np.abs(y.astype(int) - x).max() <= n
+        assert np.all(y[x == 3] == 3)
+        for layout in nl.LAYOUTS:  # each lattice decodes on its own too
+            alone = bytes([layout | nl.BACKGROUND]) + nl._encode_layout(x, x_hat, n, layout,
+                                                                        True)
+            assert np.abs(nl.decode_residual(alone, x_hat, n).astype(int) - x).max() <= n
+    image = sample_image(40, 32, seed=3)
+    plain = nl.encode_residual(image, image // 2, 1)  # 3 channels: 2-D, no background
+    assert plain[0] == 0
+    with pytest.raises(FormatError):
+        nl.decode_residual(bytes([1]) + plain[1:], image // 2, 1)  # 3-D on an image
