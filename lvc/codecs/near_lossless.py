@@ -424,7 +424,8 @@ def decode_residual(data: bytes, x_hat: np.ndarray, max_error) -> np.ndarray:
     except (struct.error, ValueError, zlib.error):
         raise CorruptStreamError("near-lossless stream is truncated") from None
     if count > x_hat.size or (count and exact_idx.max() >= x_hat.size) or \
-            max(p[1].max() for p in params) >= len(_table()):
+            max(p[1].max() for p in params) >= len(_table()) or \
+            (background and max(p[0].max() for p in params) > (1 << 16) - 2):
         raise CorruptStreamError("near-lossless stream is corrupt")
     ctx = _contexts(x_hat)
     predict = not (x_hat.dtype.kind == "f" and n == 0)
