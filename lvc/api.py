@@ -110,7 +110,8 @@ def _header(media: Media, c: Codec, q: int, metadata: dict) -> Header:
 
 def _encode_near_lossless(media: Media, c: Codec, quality, max_error, refine, options) -> bytes:
     """The base codec's streams plus the residual stream (one quality, or the one of up
-    to 8 across the codec's range that gives the smallest file)."""
+    to 8 across the codec's range that gives the smallest file with the planar layout;
+    then every layout the array allows is tried on that base and the smallest kept)."""
     from .codecs.near_lossless import check_max_error, encode_residual
 
     if c.lossless:
@@ -121,15 +122,18 @@ def _encode_near_lossless(media: Media, c: Codec, quality, max_error, refine, op
     lo, hi = c.quality_range
     candidates = [c.check_quality(quality)] if quality is not None else \
         sorted({round(lo + (hi - lo) * i / 7) for i in range(8)})
-    best = None
+    best = None  # (file size, header, base streams, reconstruction)
+    quick = len(candidates) > 1  # the base is chosen with one layout, the layout after
     for q in candidates:
         enc = c.encode(media, q, **({"refine": refine} if refine else {}), **(options or {}))
         header = _header(media, c, q, {**enc.metadata, "max_error": n})
         x_hat = c.decode(header, enc.streams)  # the decoder's reconstruction, exactly
-        data = pack(header, enc.streams + [encode_residual(media.data, x_hat.data, n)])
-        if best is None or len(data) < len(best):
-            best = data
-    return best
+        size = len(pack(header, enc.streams + [encode_residual(media.data, x_hat.data, n,
+                                                               quick)]))
+        if best is None or size < best[0]:
+            best = (size, header, enc.streams, x_hat)
+    _, header, streams, x_hat = best
+    return pack(header, streams + [encode_residual(media.data, x_hat.data, n)])
 
 
 def _load_bytes(data) -> bytes:

@@ -161,8 +161,9 @@ def test_the_size_check_counts_the_residual_layers_memory(monkeypatch):
 
 
 def test_layouts_and_background_bits_on_the_residual_stream():
-    """Volumes and cubes choose a 3-D or 2-D lattice; a mostly-background array sends
-    a background bit per sample and decodes those samples to the background value."""
+    """Volumes and cubes choose a 3-D or 2-D lattice, colour images planar or per-colour
+    passes; a mostly-background array sends a background bit per sample and decodes
+    those samples to the background value."""
     from lvc.codecs import near_lossless as nl
 
     x = _masked_volume()
@@ -175,12 +176,18 @@ def test_layouts_and_background_bits_on_the_residual_stream():
         y = nl.decode_residual(stream, x_hat, n)
         assert np.abs(y.astype(int) - x).max() <= n
         assert np.all(y[x == 3] == 3)
-        for layout in nl.LAYOUTS:  # each lattice decodes on its own too
+        for layout in (0, 1):  # each lattice decodes on its own too
             alone = bytes([layout | nl.BACKGROUND]) + nl._encode_layout(x, x_hat, n, layout,
                                                                         True)
             assert np.abs(nl.decode_residual(alone, x_hat, n).astype(int) - x).max() <= n
     image = sample_image(40, 32, seed=3)
-    plain = nl.encode_residual(image, image // 2, 1)  # 3 channels: 2-D, no background
-    assert plain[0] == 0
+    base = (image // 4 * 4).astype(np.uint8)
+    plain = nl.encode_residual(image, base, 1)  # 3 channels: planar or per colour
+    assert plain[0] in (0, 2)
+    for layout in (0, 2):
+        alone = bytes([layout]) + nl._encode_layout(image, base, 1, layout)
+        assert np.abs(nl.decode_residual(alone, base, 1).astype(int) - image).max() <= 1
     with pytest.raises(FormatError):
-        nl.decode_residual(bytes([1]) + plain[1:], image // 2, 1)  # 3-D on an image
+        nl.decode_residual(bytes([1]) + plain[1:], base, 1)  # 3-D on an image
+    with pytest.raises(FormatError):
+        nl.decode_residual(bytes([2]) + plain[1:], base[:, :, 0], 1)  # colours of a gray
