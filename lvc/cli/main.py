@@ -138,12 +138,12 @@ def _report(jobs, fn, options, workers, as_json, label, scheduler=None, quiet=Fa
             reporting(ui if ui.enabled else None):
         for row, code in batch.run_jobs(fn, jobs, options, workers, scheduler):
             rows.append(row)
+            ui.file_done()  # the bar redrawn under the line counts this file
             if row["error"]:
                 ui.echo(f"error: {row['error']}", err=True)
                 first_failure = first_failure or code
             elif not (as_json or quiet):
                 ui.echo(report.result_line(row))
-            ui.file_done()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     if first_failure:

@@ -58,6 +58,7 @@ class TerminalProgress(Reporter):
     def file_done(self) -> None:
         if self.bar is not None and self.file_task is not None:
             self.bar.advance(self.file_task)
+            self.bar.refresh()
 
     # ------------------------------------------------ lvc.progress.Reporter
     def start(self, label: str, total: int | None):
