@@ -63,7 +63,6 @@ VALUE_BINS = 32  # value bins: exact below 8, then two per octave (integers)
 CONTEXTS = BINS * VALUE_BINS
 LAYOUTS = (0, 1, 2)  # the lattice: 0 over the first two axes, 1 over all three, 2 per colour
 BACKGROUND = 4  # layout flag: a background bit per sample comes before its residual
-QUICK_ORDER = (1, 0, 2)  # preference for ``quick``, lowest first
 FLAG_NEIGHBOURS = 8
 FLAG_CONTEXTS = (FLAG_NEIGHBOURS + 1) * VALUE_BINS
 DECODE_MEMORY = 88.0
@@ -144,7 +143,7 @@ def encode_residual(x: np.ndarray, x_hat: np.ndarray, max_error, quick: bool = F
     wins (per colour for images, else planar), for searches."""
     layouts = [layout for layout in LAYOUTS if _fits(layout, x.shape)]
     if quick:
-        layouts = [max(layouts, key=QUICK_ORDER.index)]
+        layouts = [2 if 2 in layouts else 0]
     n = check_max_error(max_error, x.dtype)
     background = x.dtype.kind in "iu" and x.size > 0 and \
         np.count_nonzero(np.abs(x.astype(np.int64) - int(x.min())) <= n) >= x.size / 2
@@ -173,11 +172,7 @@ def _background_q(x_hat: np.ndarray, low: int, n: int) -> np.ndarray:
 def _flag_contexts(ctx: np.ndarray, flagged: np.ndarray, offsets: tuple) -> np.ndarray:
     """A pass's background-bit contexts: how many of its decoded neighbours are
     background (0..8), times the reconstruction's value bin."""
-    count = np.zeros(ctx.shape, np.int64)
-    if offsets:
-        near = _Neighbours(flagged.astype(np.int64), offsets)
-        for offset in offsets:
-            count += near.at(offset)
+    count = _neighbour_sum(flagged.astype(np.int64), offsets) if offsets else 0
     return np.minimum(count, FLAG_NEIGHBOURS) * VALUE_BINS + ctx % VALUE_BINS
 
 
@@ -328,18 +323,10 @@ def _pass_contexts(ctx: np.ndarray, u: np.ndarray, offsets: tuple) -> np.ndarray
 
 
 def _prediction(q: np.ndarray, offsets: tuple) -> np.ndarray:
-    """The rounded mean of ``q`` at the neighbour ``offsets`` (along the first axes)
-    that lie inside the array, for every sample (integers, so both sides agree)."""
-    total, count = np.zeros(q.shape, np.int64), np.zeros(q.shape, np.int64)
-    for offset in offsets:
-        dst, src = [], []
-        for o, n in zip(offset, q.shape):
-            dst.append(slice(max(0, -o), n - max(0, o)))
-            src.append(slice(max(0, o), n - max(0, -o)))
-        total[tuple(dst)] += q[tuple(src)]
-        count[tuple(dst)] += 1
-    count = np.maximum(count, 1)
-    return (2 * total + count) // (2 * count)
+    """The rounded mean of ``q`` at the neighbour ``offsets``, for every sample
+    (integers, so both sides agree)."""
+    k = len(offsets)
+    return (2 * _neighbour_sum(q, offsets) + k) // (2 * k)
 
 
 WEIGHT_BITS = 8  # prediction weights are integers / 2**WEIGHT_BITS, sent per pass
@@ -363,12 +350,18 @@ class _Neighbours:
                                  for p, o, n in zip(self.pads, offset, self.shape))]
 
 
-def _weighted(q: np.ndarray, offsets: tuple, weights: np.ndarray) -> np.ndarray:
+def _neighbour_sum(q: np.ndarray, offsets: tuple, weights=None) -> np.ndarray:
+    """``sum_k weights[k] * q[sample + offsets[k]]`` (all 1 by default) as int64: the
+    one neighbour gathering behind predictions, contexts and background counts."""
     near, total = _Neighbours(q, offsets), np.zeros(q.shape, np.int64)
-    for offset, w in zip(offsets, weights):
+    for offset, w in zip(offsets, weights if weights is not None else [1] * len(offsets)):
         if w:
             total += int(w) * near.at(offset)
-    return (total + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS
+    return total
+
+
+def _weighted(q: np.ndarray, offsets: tuple, weights: np.ndarray) -> np.ndarray:
+    return (_neighbour_sum(q, offsets, weights) + (1 << (WEIGHT_BITS - 1))) >> WEIGHT_BITS
 
 
 def _fit_weights(u: np.ndarray, mask: np.ndarray, offsets: tuple) -> np.ndarray:

@@ -97,6 +97,14 @@ def read_audio(path) -> Media:
     return media
 
 
+def check_audio_suffix(path) -> None:
+    """Refuse a suffix ``write_audio`` has no format for."""
+    path = Path(path)
+    if path.suffix.lower() not in AUDIO_SUFFIXES:
+        raise UnsupportedMediaError(f"{path}: unknown audio suffix '{path.suffix}' "
+                                    f"(use one of {', '.join(AUDIO_SUFFIXES)})")
+
+
 def write_audio(path, media: Media, overwrite: bool = False) -> Path:
     """Write audio ``Media`` to ``path``; format from the suffix, subtype from the dtype.
 
@@ -107,17 +115,15 @@ def write_audio(path, media: Media, overwrite: bool = False) -> Path:
         raise UnsupportedMediaError(f"{path}: cannot write {media.modality} data as audio")
     media = as_audio(media.data, media.sample_rate, str(path))
     data, dtype = media.data, str(media.data.dtype)
+    check_audio_suffix(path)
     if suffix in _LOSSY:
         fmt, subtype = _LOSSY[suffix]
         data = pcm_to_float32(data)
-    elif suffix in _PCM:
+    else:
         fmt, subtypes = _PCM[suffix]
         subtype = subtypes[dtype]
         if dtype == "float32" and subtype != "FLOAT":
             data = np.clip(data, -1.0, 1.0)
-    else:
-        raise UnsupportedMediaError(f"{path}: unknown audio suffix '{path.suffix}' "
-                                    f"(use one of {', '.join(AUDIO_SUFFIXES)})")
     with atomic_output(path, overwrite) as tmp:
         try:
             sf.write(str(tmp), data, media.sample_rate, format=fmt, subtype=subtype)

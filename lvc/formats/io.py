@@ -111,6 +111,7 @@ def write_media(path, media: Media, overwrite: bool = False) -> Path:
 
     Atomic (temp file + rename); refuses to replace a file unless ``overwrite``."""
     path = Path(path)
+    check_output_suffix(path, media.modality)
     if path.suffix.lower() == ".npy":
         with atomic_output(path, overwrite) as tmp:
             np.save(tmp, np.asarray(media.data), allow_pickle=False)
@@ -123,12 +124,9 @@ def write_media(path, media: Media, overwrite: bool = False) -> Path:
         from .image_io import write_image
 
         return write_image(path, media, overwrite)
-    if media.modality == "audio":
-        from .audio_io import write_audio
+    from .audio_io import write_audio  # the only modality left after the suffix check
 
-        return write_audio(path, media, overwrite)
-    raise UnsupportedMediaError(f"{path}: {media.modality} data can only be written as .npy"
-                                + (" or .nii/.nii.gz" if media.modality == "volume" else ""))
+    return write_audio(path, media, overwrite)
 
 
 def check_output_suffix(path, modality: str) -> None:
@@ -149,13 +147,11 @@ def check_output_suffix(path, modality: str) -> None:
         image_format(path)  # raises with the suffixes it can write
         return
     if modality == "audio":
-        from .audio_io import AUDIO_SUFFIXES
+        from .audio_io import check_audio_suffix
 
-        if suffix not in AUDIO_SUFFIXES:
-            raise UnsupportedMediaError(f"{path}: '{path.suffix}' is not an audio format lvc can "
-                                        f"write (use one of {', '.join(AUDIO_SUFFIXES)})")
+        check_audio_suffix(path)
         return
-    allowed = ".npy or .nii.gz" if modality == "volume" else ".npy"
+    allowed = ".npy or .nii/.nii.gz" if modality == "volume" else ".npy"
     raise UnsupportedMediaError(f"{path}: {_WHAT.get(modality, modality)} can only be written "
                                 f"as {allowed}")
 
