@@ -13,6 +13,7 @@ from the encoder's (the classic 1-ulp desynchronisation) raises
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from functools import lru_cache
 
@@ -40,25 +41,20 @@ def _unframe(data) -> tuple[int, "constriction.stream.stack.AnsCoder"]:
     words = np.frombuffer(data, "<u4", offset=_CRC).astype(np.uint32)
     if words.size and words[-1] == 0:
         raise CorruptStreamError("entropy stream is corrupt (invalid final word)")
-    try:
+    with _panics_are_corruption():
         coder = constriction.stream.stack.AnsCoder(words)
-    except BaseException as e:  # constriction raises Rust panics as BaseException
-        _reraise_fatal(e)
-        raise CorruptStreamError(f"entropy stream is corrupt ({e})") from None
     return int.from_bytes(data[:_CRC], "little"), coder
 
 
-def _reraise_fatal(e: BaseException) -> None:
-    if isinstance(e, (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)):
-        raise e
-
-
-def _guard(fn, *args):
-    """Run a constriction call, turning its panics into a CorruptStreamError."""
+@contextlib.contextmanager
+def _panics_are_corruption():
+    """constriction raises Rust panics (a damaged stream) as BaseException: they become
+    one CorruptStreamError; interrupts and memory errors pass through."""
     try:
-        return fn(*args)
+        yield
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
+        raise
     except BaseException as e:
-        _reraise_fatal(e)
         raise CorruptStreamError(f"entropy stream is corrupt ({e})") from None
 
 
@@ -306,12 +302,9 @@ class Decoder:
         order, groups = _groups(idx, len(tables))
         models = _categoricals(tables)
         grouped = np.empty(idx.size, np.int32)
-        try:  # one guard for all groups: small calls (context decoders) are overhead-bound
+        with _panics_are_corruption():  # one guard for all groups: small calls add up
             for _, k, start, end in groups.tolist():
                 grouped[start:end] = coder.decode(models[k], end - start)
-        except BaseException as e:
-            _reraise_fatal(e)
-            raise CorruptStreamError(f"entropy stream is corrupt ({e})") from None
         if (grouped == _per_symbol(tables.supports32, groups)).any():  # escapes: rare
             escaped = []
             for k, seg in _segments(grouped, groups):
@@ -330,13 +323,15 @@ class Decoder:
         """Decode the escape parts and write the escaped values into their segments."""
         coder = self._coder
         n_esc = sum(int(esc.sum()) for _, esc, _ in escaped)
-        signs = _guard(coder.decode, _model.Uniform(2), n_esc)
-        nbits = _guard(coder.decode, _model.Uniform(escape.N_SIZE), n_esc)
+        with _panics_are_corruption():
+            signs = coder.decode(_model.Uniform(2), n_esc)
+            nbits = coder.decode(_model.Uniform(escape.N_SIZE), n_esc)
         if nbits.max() > escape.MAX_BITS:
             raise CorruptStreamError("entropy stream is corrupt (bad escape)")
         sizes = escape.chunk_sizes(nbits)
-        values = _guard(coder.decode, _model.Uniform(), sizes) if sizes.size \
-            else np.zeros(0, np.int32)
+        with _panics_are_corruption():
+            values = coder.decode(_model.Uniform(), sizes) if sizes.size \
+                else np.zeros(0, np.int32)
         ks = np.concatenate([np.full(int(esc.sum()), k) for _, esc, k in escaped])
         lo = tables.offsets[ks]
         full = escape.join(signs, nbits, values, lo, lo + tables.supports[ks] - 1)
@@ -356,7 +351,8 @@ class Decoder:
         p = _check_probs(p, p.shape[0] if p.ndim == 2 else -1)
         if not p.shape[0]:
             return np.zeros(0, np.int32)
-        sym = _guard(self._coder.decode, _model.Categorical(perfect=False), p)
+        with _panics_are_corruption():
+            sym = self._coder.decode(_model.Categorical(perfect=False), p)
         return self._got(sym.astype(np.int32))
 
     def _got(self, sym: np.ndarray) -> np.ndarray:
