@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
+import lvc
 from lvc.cli.main import EXIT_CODES
 from lvc.codecs.registry import BUILTIN
 from lvc.errors import LVCError
@@ -268,3 +269,33 @@ def test_python_m_lvc_exit_codes(tmp_path):
         if code != 2:  # Click's own usage errors print a usage line too
             assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ")
     assert ok(run("--version")).stdout.startswith("codec, version")
+
+
+def test_python_m_lvc_after_torch_keeps_output_files_and_codes(tmp_path):
+    """Calls that loaded torch end with ``os._exit``: their output, files and exit
+    codes are as with a normal exit."""
+    pytest.importorskip("torch")
+    from lvc.codecs.registry import codec_info
+
+    if codec_info("liveaction-rgb").unavailable_reason():
+        pytest.skip("liveaction-rgb weights are not installed")
+    image = tmp_path / "a.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 64, 3), np.uint8)).save(image)
+    coded = tmp_path / "a.lvc"
+
+    def codec(*args):
+        return subprocess.run([sys.executable, "-m", "lvc", *map(str, args)],
+                              capture_output=True, text=True)
+
+    proc = codec("encode", image, "-o", coded, "-c", "liveaction-rgb", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)[0]["bytes"] == coded.stat().st_size
+    proc = codec("decode", coded, "-o", tmp_path / "b.png")
+    assert proc.returncode == 0 and "b.png" in proc.stdout
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "b.png")), lvc.decode(coded.read_bytes()))
+    blob = bytearray(coded.read_bytes())
+    blob[-12:] = bytes(12)  # damage the latent stream: found after the model is loaded
+    (tmp_path / "bad.lvc").write_bytes(blob)
+    proc = codec("decode", tmp_path / "bad.lvc", "-o", tmp_path / "bad.png")
+    assert proc.returncode == 5 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    assert not (tmp_path / "bad.png").exists()

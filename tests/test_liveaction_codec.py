@@ -210,6 +210,19 @@ def test_decode_bit_identical_across_processes_and_threads(installed, tmp_path):
     assert len(out) == 2 and len(digests) == 1
 
 
+def test_cpu_decode_uses_integer_products_close_to_the_float_decoder(installed):
+    x = _image(64, 80, 4)
+    blob = lvc.encode(x, CODEC, 8)
+    w = la_weights.load_weights(CODEC)
+    header, streams = unpack(blob)
+    k, delta = w.rate_levels[7]
+    symbols = la_codec.decode_latents(streams[0], (k, 16, 20), w.tables[delta])
+    integer = la_codec.synthesise(w.model, symbols, delta, (64, 80), decoder=w.decoder_on())
+    reference = la_codec.synthesise(w.model, symbols, delta, (64, 80))
+    assert np.array_equal(lvc.decode(blob), integer)
+    assert _psnr(integer, reference) > 40
+
+
 def test_stable_cpu_restores_onednn_flag():
     before = torch.backends.mkldnn.enabled
     with la_codec.stable_cpu():

@@ -29,28 +29,32 @@ _onednn_users = [0, True]  # [blocks inside stable_cpu, flag to restore]
 
 
 @contextlib.contextmanager
-def stable_cpu(small_kernels: bool = False):
+def stable_cpu(small_kernels: bool = False, onednn_free: bool = False):
     """Inference (``torch.inference_mode``) with thread-count independent float results
     (oneDNN off, see above). ``small_kernels``: a network of many small ops, which
-    takes fewer threads when the machine is busy (``lvc.threads``).
+    takes fewer threads when the machine is busy (``lvc.threads``). ``onednn_free``:
+    the block's results do not depend on oneDNN (LiVeAction's integer synthesis, which
+    only needs it for speed), so it leaves the switch as it is.
 
     The oneDNN switch is process-wide: it is turned off when the first of any
     concurrent (threaded) codec calls enters and restored when the last one leaves.
     The first call in a process applies lvc's thread policy (``lvc.threads``)."""
     threads.apply(small_kernels=small_kernels)
-    with _ONEDNN_LOCK:
-        if _onednn_users[0] == 0:
-            _onednn_users[1] = torch.backends.mkldnn.enabled
-            torch.backends.mkldnn.enabled = False
-        _onednn_users[0] += 1
+    if not onednn_free:
+        with _ONEDNN_LOCK:
+            if _onednn_users[0] == 0:
+                _onednn_users[1] = torch.backends.mkldnn.enabled
+                torch.backends.mkldnn.enabled = False
+            _onednn_users[0] += 1
     try:
         with torch.inference_mode():
             yield
     finally:
-        with _ONEDNN_LOCK:
-            _onednn_users[0] -= 1
-            if _onednn_users[0] == 0:
-                torch.backends.mkldnn.enabled = _onednn_users[1]
+        if not onednn_free:
+            with _ONEDNN_LOCK:
+                _onednn_users[0] -= 1
+                if _onednn_users[0] == 0:
+                    torch.backends.mkldnn.enabled = _onednn_users[1]
 
 
 _THREADS_LOCK = threading.Lock()

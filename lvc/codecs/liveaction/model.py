@@ -450,7 +450,10 @@ class Decoder(nn.Module):
         self.compand, self.gain = config.compand, config.input_gain
 
     def forward(self, q: torch.Tensor) -> torch.Tensor:
-        y = self.proj_out(self.blocks(self.proj_in(q)))
+        return self.synthesis(self.proj_out(self.blocks(self.proj_in(q))))
+
+    def synthesis(self, y: torch.Tensor) -> torch.Tensor:
+        """The fixed back end: (decompanding,) inverse WPT, (1 / gain)."""
         x = iwpt(decompand(y) if self.compand else y, self.levels, self.ndim)
         return x / self.gain if self.gain != 1.0 else x
 
@@ -497,10 +500,11 @@ class LiVeAction(nn.Module):
         return self.quantizer.dequantize(q)
 
     def decode(self, q: torch.Tensor, size: tuple[int, ...] | None = None,
-               clamp: bool = True) -> torch.Tensor:
+               clamp: bool = True, decoder=None) -> torch.Tensor:
         """Reconstruct from int8 or float quantised latents; crop to ``size`` (the
-        input's spatial size, default: the padded size); clamp to [-1, 1] if asked."""
-        x = self.decoder(q if q.is_floating_point() else self.dequantize(q))
+        input's spatial size, default: the padded size); clamp to [-1, 1] if asked.
+        ``decoder``: another implementation of ``self.decoder`` (``integer_synthesis``)."""
+        x = (decoder or self.decoder)(q if q.is_floating_point() else self.dequantize(q))
         if size is not None:
             x = x[(slice(None), slice(None)) + tuple(slice(0, s) for s in size)]
         return x.clamp(-1.0, 1.0) if clamp else x

@@ -31,7 +31,7 @@ from ...formats.media import Media
 from ...progress import track
 from ..base import Encoded
 from ..torch_utils import stable_cpu
-from .codec import LiVeActionBase, level_symbols, tile_boxes, tile_count
+from .codec import LiVeActionBase, latent_tensor, level_symbols, tile_boxes, tile_count
 from .entropy import decode_latents, encode_latents
 from .signals import (SPECS, audio_gain, cube_axes, cube_from_axes, from_unit, to_unit,
                       value_range)
@@ -66,15 +66,14 @@ def tile_latents(model, x: np.ndarray, tile: int) -> tuple:
             [analyse_signal(model, np.ascontiguousarray(x[(slice(None),) + b])) for b in boxes])
 
 
-def synthesise_signal(model, symbols: np.ndarray, delta: float, size: tuple) -> np.ndarray:
+def synthesise_signal(model, symbols: np.ndarray, delta: float, size: tuple,
+                      decoder=None) -> np.ndarray:
     """``(C, *size)`` float32 from a tile's integers ``(k, *latent axes)`` (not clamped:
-    a gained audio piece may exceed [-1, 1]; callers clip after undoing the scaling)."""
-    device = next(model.parameters()).device
-    with stable_cpu(small_kernels=True):
-        latent = torch.zeros((1, model.config.latent_channels) + symbols.shape[1:],
-                             device=device)
-        latent[0, :symbols.shape[0]] = torch.from_numpy(symbols).to(device).float() * delta
-        return model.decode(latent, size=size, clamp=False)[0].cpu().numpy()
+    a gained audio piece may exceed [-1, 1]; callers clip after undoing the scaling).
+    ``decoder``: as for ``codec.synthesise``."""
+    with stable_cpu(small_kernels=True, onednn_free=decoder is not None):
+        latent = latent_tensor(model, symbols, delta)
+        return model.decode(latent, size=size, clamp=False, decoder=decoder)[0].cpu().numpy()
 
 
 def _gains(header: Header, codec_id: str, count: int) -> list:
@@ -139,7 +138,7 @@ class LiVeActionSignalCodec(LiVeActionBase):
 
     def decode(self, header: Header, streams: list, device=None) -> Media:
         w = self.weights()
-        model = w.model_on(device)
+        model, decoder = w.model_on(device), w.decoder_on(device, self.integer_synthesis)
         k, delta = self._level(w, header.quality, CorruptStreamError)
         factor = w.model.config.factor
         shapes = self.piece_shapes(header)
@@ -159,7 +158,8 @@ class LiVeActionSignalCodec(LiVeActionBase):
                 latent = (k,) + tuple(-(-n // factor) for n in size)
                 symbols = decode_latents(next(stream), plane_shape(latent),
                                          w.tables[delta]).reshape(latent)
-                out[(slice(None),) + box] = synthesise_signal(model, symbols, delta, size)
+                out[(slice(None),) + box] = synthesise_signal(model, symbols, delta, size,
+                                                               decoder)
             pieces.append(out)
         stream.close()  # counts the last tile
         return Media(self.from_pieces(header, pieces), header.modality)

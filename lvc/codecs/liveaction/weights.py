@@ -123,7 +123,7 @@ class Weights:
     sha256: str
     path: Path
     entry: dict
-    on_device: dict = field(default_factory=dict)  # str(device) -> a copy of the model there
+    on_device: dict = field(default_factory=dict)  # str(device) -> model copy; 'integer' -> decoder
 
     @property
     def fingerprint(self) -> bytes:
@@ -142,6 +142,20 @@ class Weights:
         if str(device) not in self.on_device:
             self.on_device[str(device)] = copy.deepcopy(self.model).to(device)
         return self.on_device[str(device)]
+
+    def decoder_on(self, device=None, integer: bool = True):
+        """The decoder to synthesise with on ``device``: on the CPU, when ``integer``,
+        the integer-product one (``integer_synthesis``, made once); else None (the
+        float model's own, where ``model_on`` put it)."""
+        import torch
+
+        if not integer or torch.device(device or "cpu").type != "cpu":
+            return None
+        if "integer" not in self.on_device:
+            from .integer_synthesis import IntegerDecoder
+
+            self.on_device["integer"] = IntegerDecoder(self.model.decoder)
+        return self.on_device["integer"]
 
 
 _CACHE: dict = {}
