@@ -193,6 +193,11 @@ def test_bad_inputs_are_bad_input_errors():
         encode_indexed(np.array([1]), np.array([len(GAUSS)]), GAUSS)
     with pytest.raises(BadInputError):
         encode_indexed(np.array([2**31]), np.array([0]), GAUSS)
+    for negative in (np.array([0, -1]), np.array([-128], np.int8)):  # checked as unsigned
+        with pytest.raises(BadInputError):
+            encode_indexed(np.zeros(negative.size, np.int32), negative, GAUSS)
+        with pytest.raises(BadInputError):
+            decode_indexed(encode_indexed(np.zeros(1, np.int32), [0], GAUSS), negative, GAUSS)
     with pytest.raises(BadInputError):
         encode_categorical(np.array([5]), np.ones((1, 5)))
     with pytest.raises(BadInputError):

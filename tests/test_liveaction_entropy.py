@@ -161,7 +161,8 @@ def test_latent_bits_matches_stream(tables):
 
 def test_prediction_is_exact_at_the_bounds():
     """The float64 matrix products in the predictor are exact integer arithmetic even
-    with the largest weights and feature values the tables allow."""
+    with the largest weights and feature values the tables allow, with O(q) given apart
+    (the encoder) or as a row of the features (the decoder)."""
     from lvc.codecs.liveaction import entropy as E
 
     rng = np.random.default_rng(0)
@@ -170,27 +171,45 @@ def test_prediction_is_exact_at_the_bounds():
     q = rng.choice([-E._LIMIT, E._LIMIT, 1], size=(k, m)).astype(np.int64)
     full = rng.choice([-12 * E._LIMIT, 12 * E._LIMIT, -5], size=(k, m)).astype(np.int64)
     own = rng.integers(-12 * E._LIMIT, 12 * E._LIMIT, size=(3, m))
-    exact = [sum(int(w[i, 2 + 2 * j]) * int(q[j, t]) + int(w[i, 3 + 2 * j]) * int(full[j, t])
-                 for j in range(k)) + int(w[i, 0]) + int(w[i, 1]) * int(own[i, t])
-             for i in range(3) for t in range(m)]
-    got = E._predict(w, q.astype(np.float64), full.astype(np.float64), own)
-    assert got.ravel().tolist() == [(v + (1 << (E.SHIFT - 1))) >> E.SHIFT for v in exact]
+    exact = [[(sum(int(w[i, 2 + 2 * j]) * int(q[j, t]) + int(w[i, 3 + 2 * j]) * int(full[j, t])
+                   for j in range(k)) + int(w[i, 0]) + int(w[i, 1]) * int(own[i, t])
+               + (1 << (E.SHIFT - 1))) >> E.SHIFT for t in range(m)] for i in range(3)]
+    x = E._prediction_features(k, m)
+    x[2::2], x[3::2] = q, full
+    wf = E._float_weights(w)
+    assert E._predict(wf, x, own).tolist() == exact
+    for i in range(3):
+        x[1] = own[i]
+        assert E._predict(wf[i], x).tolist() == exact[i]
 
 
 @pytest.mark.parametrize("h, w", [(1, 1), (2, 3), (5, 7), (8, 8), (13, 17), (32, 48)])
 def test_pyramid_passes_partition_and_only_look_back(h, w):
-    """Every position is in exactly one pass, and every pass neighbour inside the latent
-    was decoded in an earlier pass (what lets the decoder use it)."""
+    """The decode order visits every position once, pass after pass; every pass
+    neighbour inside the latent was decoded in an earlier pass (what lets the decoder
+    use it), the others point at the zero sentinel; N4 in that order is N4 in the plane."""
     from lvc.codecs.liveaction import entropy as E
 
-    passes = E._passes(h, w)
-    assert len(passes) == E.PASSES
-    done = np.zeros((h, w), bool)
-    for s in passes:
-        assert not (done & s.mask).any()
-        if s.offsets:
-            for t in range(4):
-                assert done.ravel()[s.neighbours[t][s.inside[t]]].all()
-            assert s.inside.any(0).all()  # never a position without a neighbour
-        done |= s.mask
-    assert done.all()
+    layout = E._layout(h, w)
+    n = h * w
+    assert sorted(layout.order.tolist()) == list(range(n))
+    assert (layout.inverse[layout.order] == np.arange(n)).all()
+    passes = layout.passes
+    assert len(passes) == E.PASSES and passes[0].start == 0 and passes[-1].end == n
+    assert all(a.end == b.start for a, b in zip(passes, passes[1:]))
+    for s, (_, offsets) in zip(passes[1:], E._pass_masks(h, w)[1:]):
+        inside = s.neighbours < n
+        assert (s.neighbours[inside] < s.start).all()
+        assert (s.neighbours[~inside] == n).all()
+        assert inside.any(0).all()  # never a position without a neighbour
+        rows, cols = np.divmod(layout.order[s.at], w)
+        for t, (di, dj) in enumerate(offsets):  # the neighbour at each offset
+            r, c = rows + di, cols + dj
+            assert (inside[t] == ((r >= 0) & (r < h) & (c >= 0) & (c < w))).all()
+            assert (layout.order[s.neighbours[t][inside[t]]] == (r * w + c)[inside[t]]).all()
+    a = np.random.default_rng(h * w).integers(-9, 9, (h, w))
+    padded = np.pad(a, 1)
+    ones = np.pad(np.ones((h, w), np.int64), 1)
+    total, count = (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] for p in (padded, ones))
+    got = E._n4(E._planes(a.ravel()[layout.order]), layout)[layout.inverse].reshape(h, w)
+    np.testing.assert_array_equal(got, 12 * total // np.maximum(count, 1))

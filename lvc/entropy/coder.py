@@ -66,6 +66,14 @@ def _categoricals(tables: FrequencyTables) -> tuple:
     return tuple(_model.Categorical(p / scale, perfect=False) for p in tables.pmfs)
 
 
+@lru_cache(maxsize=64)
+def _bounds(tables: FrequencyTables) -> np.ndarray:
+    """(tables, 2) int32: each table's offset and escape symbol (one gather for both)."""
+    out = np.stack([tables.offsets32, tables.supports32], 1)
+    out.flags.writeable = False
+    return out
+
+
 def _as_tables(tables) -> FrequencyTables:
     if isinstance(tables, ScaleTable):
         return tables.tables
@@ -74,14 +82,21 @@ def _as_tables(tables) -> FrequencyTables:
     raise BadInputError("tables must be a FrequencyTables or ScaleTable")
 
 
+_UNSIGNED = {np.dtype(t).itemsize: t for t in (np.uint8, np.uint16, np.uint32, np.uint64)}
+
+
 def _check_indexes(indexes, n_tables: int, shape=None) -> np.ndarray:
+    """``indexes`` validated, as the smallest unsigned type holding ``n_tables`` (radix-sort
+    keys, see ``_RADIX_KEYS``), int32 beyond."""
     idx = np.asarray(indexes)
     if shape is not None and idx.shape != shape:
         raise BadInputError(f"indexes shape {idx.shape} does not match symbols {shape}")
-    if idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0
-                     or idx.max() >= n_tables):
+    # one reduction: viewed as unsigned, negative indexes are huge
+    if idx.size and (idx.dtype.kind not in "iu"
+                     or np.maximum.reduce(idx.view(_UNSIGNED[idx.itemsize]), None) >= n_tables):
         raise BadInputError(f"table indexes must be integers in [0, {n_tables})")
-    return idx.astype(np.uint8 if n_tables <= 256 else np.int32, copy=False)
+    dtype = np.uint8 if n_tables <= 256 else np.uint16 if n_tables <= _RADIX_KEYS else np.int32
+    return idx.astype(dtype, copy=False)
 
 
 def _as_int32(sym: np.ndarray) -> np.ndarray:
@@ -105,38 +120,56 @@ def _groups(idx: np.ndarray, n_tables: int, sizes=None) -> tuple[np.ndarray, np.
 
     Parts are consecutive runs, so blocks of whole parts are sorted separately with
     (part, table) keys that fit in 16 bits. Costs O(symbols) for any number of parts."""
-    small = idx.itemsize > 2 and n_tables <= _RADIX_KEYS
     if sizes is None or sizes.size == 1:  # one part: the table index is the key
-        return _sorted(idx.astype(np.uint16) if small else idx, n_tables, 0, 0)
+        return _sorted(idx, n_tables, 0, 0)
     per = max(1, _RADIX_KEYS // n_tables)  # parts per block
     ends = np.cumsum(sizes)
     blocks = []
     for p0 in range(0, sizes.size, per):
         p1 = min(p0 + per, sizes.size)
         a, b = int(ends[p0] - sizes[p0]), int(ends[p1 - 1])
-        key = idx[a:b].astype(np.uint16) if small or p1 - p0 > 1 else idx[a:b]
+        key = idx[a:b].astype(np.uint16) if p1 - p0 > 1 else idx[a:b]
         if p1 - p0 > 1:
             key += np.repeat(np.arange(p1 - p0, dtype=np.uint16) * np.uint16(n_tables),
                              sizes[p0:p1])
-        blocks.append(_sorted(key, n_tables, p0, a))
+        blocks.append(_sorted(key, n_tables, p0, a, p1 - p0))
     return (np.concatenate([o for o, _ in blocks]) if blocks else np.zeros(0, np.intp),
             np.concatenate([g for _, g in blocks]) if blocks else np.zeros((0, 4), np.int64))
 
 
-def _sorted(key: np.ndarray, n_tables: int, p0: int, a: int):
-    """``_groups`` of one block of parts (the first is part ``p0``, at symbol ``a``)."""
-    order = np.argsort(key, kind="stable")
+def _sorted(key: np.ndarray, n_tables: int, p0: int, a: int, parts: int = 1):
+    """``_groups`` of one block of ``parts`` parts (the first is part ``p0``, at symbol
+    ``a``)."""
+    order, keys, ends = _runs(key, parts * n_tables)
     if a:
         order += a
-    counts = np.bincount(key)
-    nz = np.flatnonzero(counts)
-    rows = np.empty((nz.size, 4), np.int64)
-    rows[:, 0], rows[:, 1] = np.divmod(nz, n_tables)
+    rows = np.empty((keys.size, 4), np.int64)
+    rows[:, 0], rows[:, 1] = np.divmod(keys, n_tables)
     rows[:, 0] += p0
-    rows[:, 3] = np.cumsum(counts[nz])
-    rows[:, 3] += a
-    rows[:, 2] = rows[:, 3] - counts[nz]
+    rows[:, 3] = ends
+    rows[:1, 2] = 0
+    rows[1:, 2] = ends[:-1]
+    rows[:, 2:] += a
     return order, rows
+
+
+def _runs(key: np.ndarray, n_keys: int) -> tuple:
+    """The stable order sorting ``key`` (values below ``n_keys``), and per run of equal
+    keys in that order its key and end. Costs O(symbols) when keys are sparse (a
+    bincount would cost O(n_keys)), a bincount when they are dense (cheaper)."""
+    order = key.argsort(kind="stable")
+    if key.size >= n_keys:
+        counts = np.bincount(key)
+        keys = counts.nonzero()[0]
+        return order, keys, counts[keys].cumsum()
+    ordered = key.take(order)
+    change = np.empty(ordered.size, bool)
+    change[-1:] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=change[:-1])
+    ends = change.nonzero()[0]
+    keys = ordered.take(ends)
+    ends += 1
+    return order, keys, ends
 
 
 _LOOP_MEAN_GROUP = 256
@@ -258,12 +291,6 @@ class Encoder:
         return _frame(self._crc, coder)
 
 
-def _segments(grouped: np.ndarray, groups: np.ndarray):
-    """(table index, view of its symbols) for every non-empty group, in index order."""
-    for _, k, start, end in groups.tolist():
-        yield k, grouped[start:end]
-
-
 def _split_escapes(values: np.ndarray, ks: np.ndarray, tables: FrequencyTables):
     """The escape code parts of escaped ``values`` of tables ``ks``."""
     lo = tables.offsets[ks]
@@ -294,54 +321,45 @@ class Decoder:
         self._crc = 0
 
     def indexed(self, indexes, tables) -> np.ndarray:
-        """int32 symbols shaped like ``indexes``."""
+        """int32 symbols shaped like ``indexes``.
+
+        Kept lean (one sort, one decode per table, per-symbol work in a few whole-array
+        steps): decoders with sequential contexts call it hundreds of times on small parts."""
         tables = _as_tables(tables)
-        idx_in = _check_indexes(indexes, len(tables))
-        idx = idx_in.ravel()
-        coder = self._coder
-        order, groups = _groups(idx, len(tables))
+        idx = _check_indexes(indexes, len(tables))
+        order, ks, ends = _runs(idx.ravel(), len(tables))
+        ends = ends.tolist()
+        sizes = [end - start for start, end in zip([0] + ends, ends)]
         models = _categoricals(tables)
-        grouped = np.empty(idx.size, np.int32)
         with _panics_are_corruption():  # one guard for all groups: small calls add up
-            for _, k, start, end in groups.tolist():
-                grouped[start:end] = coder.decode(models[k], end - start)
-        if (grouped == _per_symbol(tables.supports32, groups)).any():  # escapes: rare
-            escaped = []
-            for k, seg in _segments(grouped, groups):
-                esc = seg == tables.supports32[k]
-                if esc.any():
-                    escaped.append((seg, esc, k))
-            grouped += _per_symbol(tables.offsets32, groups)
-            self._decode_escapes(escaped, tables)
-        else:
-            grouped += _per_symbol(tables.offsets32, groups)
+            parts = [self._coder.decode(models[k], n) for k, n in zip(ks.tolist(), sizes)]
+        grouped = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+        bounds = _bounds(tables)[ks].repeat(sizes, axis=0)
+        escaped = grouped == bounds[:, 1]  # the escape symbol: rare
+        grouped += bounds[:, 0]
+        if escaped.any():
+            grouped[escaped] = self._decode_escapes(ks.repeat(sizes)[escaped], tables)
         sym = np.empty(idx.size, np.int32)
         sym[order] = grouped
-        return self._got(sym).reshape(idx_in.shape)
+        return self._got(sym).reshape(idx.shape)
 
-    def _decode_escapes(self, escaped, tables: FrequencyTables) -> None:
-        """Decode the escape parts and write the escaped values into their segments."""
+    def _decode_escapes(self, ks: np.ndarray, tables: FrequencyTables) -> np.ndarray:
+        """The values of the escaped symbols of tables ``ks`` (in their grouped order)."""
         coder = self._coder
-        n_esc = sum(int(esc.sum()) for _, esc, _ in escaped)
         with _panics_are_corruption():
-            signs = coder.decode(_model.Uniform(2), n_esc)
-            nbits = coder.decode(_model.Uniform(escape.N_SIZE), n_esc)
+            signs = coder.decode(_model.Uniform(2), ks.size)
+            nbits = coder.decode(_model.Uniform(escape.N_SIZE), ks.size)
         if nbits.max() > escape.MAX_BITS:
             raise CorruptStreamError("entropy stream is corrupt (bad escape)")
         sizes = escape.chunk_sizes(nbits)
         with _panics_are_corruption():
             values = coder.decode(_model.Uniform(), sizes) if sizes.size \
                 else np.zeros(0, np.int32)
-        ks = np.concatenate([np.full(int(esc.sum()), k) for _, esc, k in escaped])
         lo = tables.offsets[ks]
         full = escape.join(signs, nbits, values, lo, lo + tables.supports[ks] - 1)
         if full.min() < _INT32[0] or full.max() > _INT32[1]:
             raise CorruptStreamError("entropy stream desynchronised (escape out of int32 range)")
-        start = 0
-        for seg, esc, _ in escaped:
-            n = int(esc.sum())
-            seg[esc] = full[start: start + n]
-            start += n
+        return full
 
     def residuals(self, indexes, table: ScaleTable) -> np.ndarray:
         return self.indexed(indexes, table)
