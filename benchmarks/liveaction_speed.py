@@ -9,12 +9,20 @@ codec the quality is the one whose whole-file bpp on the images is closest to
 ``../shared/datasets/kodak`` exists, else procedural 768x512 ones. ``--large`` adds
 the 4000x3000 LiVeAction peak-memory run of ``liveaction_large.py``.
 
+Two checks follow the table. Same bytes: every Kodak image coded by liveaction-rgb at
+every quality has the sha256 recorded in ``liveaction_kodak_sha256.json`` (written by
+commit 8a07d9c, before issue 23's speed work; ``--record-hashes`` rewrites it with the
+code in use). Synthesis: the CPU's integer-product decoder against the float32
+reference decoder on the same latents (seconds and PSNR against the original).
+
     python benchmarks/liveaction_speed.py [--count 4] [--repeat 3] [--large] [--json]
+                                          [--no-hashes] [--record-hashes]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import subprocess
@@ -31,6 +39,7 @@ from lvc.eval.bench import bench, load_images, rss_now_mib, rss_peak_mib, synthe
 
 ROOT = Path(__file__).resolve().parents[1]
 KODAK = ROOT.parent / "shared" / "datasets" / "kodak"
+HASHES = Path(__file__).with_name("liveaction_kodak_sha256.json")
 CODECS = ("liveaction-rgb", "webp", "avif")
 HYPERPRIOR = "bmshj2018-hyperprior"
 
@@ -92,6 +101,62 @@ def hyperprior(images: list, repeat: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def kodak_hashes() -> dict:
+    """sha256 of the liveaction-rgb file of every Kodak image at every quality."""
+    from lvc.codecs.liveaction.weights import load_weights
+    from lvc.formats.io import read_media
+
+    files = {}
+    for path in sorted(KODAK.glob("*.png")):
+        image = read_media(path).data
+        files[path.name] = {str(q): hashlib.sha256(lvc.encode(image, "liveaction-rgb", q))
+                            .hexdigest() for q in codec_info("liveaction-rgb").sweep_qualities()}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=Path(lvc.__file__).parents[1]).stdout.strip()
+    return {"made_by": f"commit {commit or '?'}", "weights_sha256":
+            load_weights("liveaction-rgb").sha256, "files": files}
+
+
+def same_bytes(reference: dict, now: dict) -> str:
+    """One line: how many files match the recorded hashes (and which do not)."""
+    if reference["weights_sha256"] != now["weights_sha256"]:
+        return "Same bytes: not comparable (the recorded hashes are for other weights)"
+    pairs = [(name, q) for name, per in reference["files"].items() for q in per]
+    differ = [f"{name} q{q}" for name, q in pairs
+              if now["files"].get(name, {}).get(q) != reference["files"][name][q]]
+    return (f"Same bytes as {reference.get('made_by', 'recorded')}: "
+            f"{len(pairs) - len(differ)}/{len(pairs)} files identical"
+            + (f"; DIFFERENT: {', '.join(differ[:8])}" if differ else ""))
+
+
+def synthesis_check(images: list, quality: int) -> dict:
+    """Integer-product against float32 synthesis of the same latents: median seconds per
+    image and mean PSNR (dB) against the originals and between the two."""
+    from lvc.codecs.liveaction.codec import analyse, level_symbols, synthesise
+    from lvc.codecs.liveaction.weights import load_weights
+    from lvc.eval.metrics import psnr
+
+    w = load_weights("liveaction-rgb")
+    k, delta = w.rate_levels[quality - 1]
+    seconds = {"integer": [], "float32": []}
+    scores = {"integer": [], "float32": [], "between": []}
+    for image in images:
+        symbols = level_symbols(analyse(w.model, image), k, delta)
+        out = {}
+        for name, decoder in (("integer", w.decoder_on()), ("float32", None)):
+            runs = []
+            for _ in range(3):
+                start = time.perf_counter()
+                out[name] = synthesise(w.model, symbols, delta, image.shape[:2], decoder=decoder)
+                runs.append(time.perf_counter() - start)
+            seconds[name].append(statistics.median(runs))
+            scores[name].append(psnr(image, out[name]))
+        scores["between"].append(psnr(out["float32"], out["integer"]))
+    return {"quality": quality,
+            "seconds": {k: statistics.median(v) for k, v in seconds.items()},
+            "psnr": {k: statistics.mean(v) for k, v in scores.items()}}
+
+
 def render(rows: list, images: list, repeat: int, target: float) -> str:
     avif = next(r for r in rows if r["codec"] == "avif")
     lines = [f"{len(images)} image(s) {images[0].shape[1]}x{images[0].shape[0]}, target "
@@ -109,6 +174,8 @@ def render(rows: list, images: list, repeat: int, target: float) -> str:
         lines.append(f"LiVeAction encode = {x:.2f}x AVIF (target >= 5x: "
                      f"{'met' if x >= 5 else 'NOT met'}); "
                      f"{la['encode_mps'] / webp['encode_mps']:.2f}x WebP (stretch > 1x)")
+        lines.append(f"LiVeAction decode = {la['decode_mps']:.2f} MP/s (target >= 3: "
+                     f"{'met' if la['decode_mps'] >= 3 else 'NOT met'})")
     return "\n".join(lines)
 
 
@@ -119,10 +186,16 @@ def main(argv=None) -> None:
     ap.add_argument("--bpp", type=float, default=0.5, help="target bpp for the quality choice")
     ap.add_argument("--large", action="store_true", help="also the 4000x3000 memory run")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-hashes", action="store_true", help="skip the same-bytes check")
+    ap.add_argument("--record-hashes", action="store_true",
+                    help=f"write {HASHES.name} with this code and stop")
     ap.add_argument("--hyperprior-worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.hyperprior_worker:
         return hyperprior_worker(args.hyperprior_worker, args.repeat)
+    if args.record_hashes:
+        HASHES.write_text(json.dumps(kodak_hashes(), indent=1) + "\n")
+        return print(f"wrote {HASHES}")
     images = (load_images(KODAK, args.count) if KODAK.is_dir()
               else synthetic_images(768, 512, args.count))
     codecs = [c for c in CODECS if not codec_info(c).unavailable_reason()]
@@ -130,6 +203,10 @@ def main(argv=None) -> None:
     rows = bench([(c, qualities[c]) for c in codecs], images, args.repeat)
     rows.append(hyperprior(images, args.repeat))
     result = {"rows": rows}
+    if "liveaction-rgb" in codecs:
+        result["synthesis"] = synthesis_check(images, qualities["liveaction-rgb"])
+        if not args.no_hashes and KODAK.is_dir() and HASHES.is_file():
+            result["same_bytes"] = same_bytes(json.loads(HASHES.read_text()), kodak_hashes())
     if args.large and "liveaction-rgb" in codecs:
         sys.path.insert(0, str(Path(__file__).parent))
         from liveaction_large import large
@@ -140,6 +217,14 @@ def main(argv=None) -> None:
         print(json.dumps(result, indent=2))
         return
     print(render(rows, images, args.repeat, args.bpp))
+    if "synthesis" in result:
+        syn = result["synthesis"]
+        print(f"Synthesis q{syn['quality']} (median s/image; mean PSNR vs original): integer "
+              f"products {syn['seconds']['integer']:.3f} s, {syn['psnr']['integer']:.2f} dB; "
+              f"float32 reference {syn['seconds']['float32']:.3f} s, "
+              f"{syn['psnr']['float32']:.2f} dB; the two {syn['psnr']['between']:.1f} dB apart")
+    if "same_bytes" in result:
+        print(result["same_bytes"])
     if "large" in result:
         big = result["large"]
         print(f"4000x3000 LiVeAction q{big['quality']}: {big['bpp']:.3f} bpp, peak RSS encode "

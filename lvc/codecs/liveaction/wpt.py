@@ -220,11 +220,18 @@ _COMPAND_POWER = 0.4
 def compand(x: torch.Tensor) -> torch.Tensor:
     """``12.8 * sign(x) * ((|x| + 0.1)^0.4 - 0.1^0.4)``: odd, monotone, compresses peaks."""
     eps_p = _COMPAND_EPS ** _COMPAND_POWER
-    return _COMPAND_SCALE * x.sign() * ((x.abs() + _COMPAND_EPS) ** _COMPAND_POWER - eps_p)
+    if torch.is_grad_enabled():
+        return _COMPAND_SCALE * x.sign() * ((x.abs() + _COMPAND_EPS) ** _COMPAND_POWER - eps_p)
+    # inference: the same operations in place on one new tensor (the same numbers)
+    y = x.abs().add_(_COMPAND_EPS).pow_(_COMPAND_POWER).sub_(eps_p)
+    return y.mul_(x.sign().mul_(_COMPAND_SCALE))
 
 
 def decompand(y: torch.Tensor) -> torch.Tensor:
     """Exact inverse of ``compand``."""
     eps_p = _COMPAND_EPS ** _COMPAND_POWER
     y = y / _COMPAND_SCALE
-    return y.sign() * ((y.abs() + eps_p) ** (1.0 / _COMPAND_POWER) - _COMPAND_EPS)
+    if torch.is_grad_enabled():
+        return y.sign() * ((y.abs() + eps_p) ** (1.0 / _COMPAND_POWER) - _COMPAND_EPS)
+    x = y.abs().add_(eps_p).pow_(1.0 / _COMPAND_POWER).sub_(_COMPAND_EPS)  # as in compand
+    return x.mul_(y.sign_())
