@@ -48,7 +48,8 @@ def test_integer_linear_codes_7_bit_weights_and_stays_close():
 
 
 @pytest.mark.parametrize("ndim, channels, size", [(2, 3, (40, 56)), (1, 2, (200,)),
-                                                   (3, 1, (8, 16, 12))])
+                                                   (3, 1, (8, 16, 12)), (2, 3, (4, 56)),
+                                                   (2, 3, (40, 3)), (1, 2, (8,))])
 def test_decoder_close_to_float_and_identical_for_threads_and_onednn(ndim, channels, size,
                                                                     onednn_and_threads):
     torch.manual_seed(ndim)

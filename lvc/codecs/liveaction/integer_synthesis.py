@@ -20,8 +20,8 @@ Everything else (GroupNorm, GELU, depthwise, attention's small products, the inv
 WPT) is the float32 code of ``model.py``, which is thread-count independent with oneDNN
 off; none of it uses oneDNN, so the result is also the same with oneDNN on, and
 oneDNN is needed only for the speed of ``_int_mm``. Where it is off (another codec's
-block running in a thread) or missing, the same integers come from a float64 product
-(exact: every sum is an integer below 2**53), slower.
+block running in a thread), missing or fails, the same integers come from a float64
+product (exact: every sum is an integer below 2**53), slower.
 
 The reconstruction differs from the float32 decoder's by rounding only (measured on
 Kodak: 60-63 dB PSNR between the two, the same PSNR against the original to 0.01 dB);
@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from .model import _ATTENTION_EPS, DenseLinear, LinearAttention, MBConv, depthwise3
 
+_SQRT_HALF = 0.5 ** 0.5
 WEIGHT_MAX = 63
 """7-bit weights: u8 x s8 pair sums stay inside int16 on CPUs without VNNI."""
 ACTIVATION_MAX = 127
@@ -45,7 +46,10 @@ def integer_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``a @ b`` of int8 matrices as exact int32: oneDNN's int8 GEMM when PyTorch may use
     it, else a float64 product (the same integers, every partial sum < 2**53)."""
     if torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled:
-        return torch._int_mm(a, b)
+        try:
+            return torch._int_mm(a, b)
+        except RuntimeError:  # oneDNN could not build its kernel (an address-space limit)
+            pass
     return torch.mm(a.double(), b.double()).to(torch.int32)
 
 
@@ -79,9 +83,13 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
     2.4x faster here (0.10 against 0.25 ms on 192 x 1536 values) and within 5e-4 of
     it, far below the int8 steps of the products around it. PyTorch hands a
     *contiguous* float tensor's erf GELU to oneDNN when oneDNN is on, with other
-    rounding; on a transposed view it always runs its own kernel (the same memory
-    order, so no slower), which keeps the result independent of oneDNN's switch."""
-    return F.gelu(x.transpose(-1, -2)).transpose(-1, -2)
+    rounding; on a transposed view it runs its own kernel (the same memory order, so no
+    slower), which keeps the result independent of oneDNN's switch. A plane with a side
+    of 1 stays contiguous when transposed: there the formula, with ``torch.erf``."""
+    view = x.transpose(-1, -2)
+    if view.is_contiguous():
+        return x * 0.5 * (1.0 + torch.erf(x * _SQRT_HALF))
+    return F.gelu(view).transpose(-1, -2)
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
