@@ -292,10 +292,12 @@ def test_python_m_lvc_after_torch_keeps_output_files_and_codes(tmp_path):
     assert json.loads(proc.stdout)[0]["bytes"] == coded.stat().st_size
     proc = codec("decode", coded, "-o", tmp_path / "b.png")
     assert proc.returncode == 0 and "b.png" in proc.stdout
-    assert np.array_equal(np.asarray(Image.open(tmp_path / "b.png")), lvc.decode(coded.read_bytes()))
+    decoded = np.asarray(Image.open(tmp_path / "b.png"))
+    assert np.array_equal(decoded, lvc.decode(coded.read_bytes()))
     blob = bytearray(coded.read_bytes())
     blob[-12:] = bytes(12)  # damage the latent stream: found after the model is loaded
     (tmp_path / "bad.lvc").write_bytes(blob)
     proc = codec("decode", tmp_path / "bad.lvc", "-o", tmp_path / "bad.png")
-    assert proc.returncode == 5 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    assert proc.returncode == 5 and proc.stderr.startswith("error: ")
+    assert "Traceback" not in proc.stderr
     assert not (tmp_path / "bad.png").exists()
