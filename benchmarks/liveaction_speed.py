@@ -17,6 +17,7 @@ reference decoder on the same latents (seconds and PSNR against the original).
 
     python benchmarks/liveaction_speed.py [--count 4] [--repeat 3] [--large] [--json]
                                           [--no-hashes] [--record-hashes]
+    python benchmarks/liveaction_speed.py --synthesis-sweep --count 24
 """
 
 from __future__ import annotations
@@ -154,7 +155,21 @@ def synthesis_check(images: list, quality: int) -> dict:
         scores["between"].append(psnr(out["float32"], out["integer"]))
     return {"quality": quality,
             "seconds": {k: statistics.median(v) for k, v in seconds.items()},
-            "psnr": {k: statistics.mean(v) for k, v in scores.items()}}
+            "psnr": {k: statistics.mean(v) for k, v in scores.items()},
+            "worst_loss_db": max(f - i for f, i in zip(scores["float32"], scores["integer"])),
+            "between_range_db": (min(scores["between"]), max(scores["between"]))}
+
+
+def synthesis_sweep(images: list) -> str:
+    """``synthesis_check`` at every quality: the integer decoder's PSNR cost by rate."""
+    lines = ["| q | float32 dB | integer dB | mean loss | worst image | between dB |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for q in codec_info("liveaction-rgb").sweep_qualities():
+        r = synthesis_check(images, q)
+        f, i = r["psnr"]["float32"], r["psnr"]["integer"]
+        lines.append(f"| {q} | {f:.3f} | {i:.3f} | {f - i:.3f} | {r['worst_loss_db']:.3f} | "
+                     "{:.1f}-{:.1f} |".format(*r["between_range_db"]))
+    return "\n".join(lines)
 
 
 def render(rows: list, images: list, repeat: int, target: float) -> str:
@@ -189,6 +204,8 @@ def main(argv=None) -> None:
     ap.add_argument("--no-hashes", action="store_true", help="skip the same-bytes check")
     ap.add_argument("--record-hashes", action="store_true",
                     help=f"write {HASHES.name} with this code and stop")
+    ap.add_argument("--synthesis-sweep", action="store_true",
+                    help="only the integer vs float32 synthesis, at every quality")
     ap.add_argument("--hyperprior-worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.hyperprior_worker:
@@ -198,6 +215,8 @@ def main(argv=None) -> None:
         return print(f"wrote {HASHES}")
     images = (load_images(KODAK, args.count) if KODAK.is_dir()
               else synthetic_images(768, 512, args.count))
+    if args.synthesis_sweep:
+        return print(f"{len(images)} image(s)\n{synthesis_sweep(images)}")
     codecs = [c for c in CODECS if not codec_info(c).unavailable_reason()]
     qualities = {c: quality_for_bpp(c, images, args.bpp)[0] for c in codecs}
     rows = bench([(c, qualities[c]) for c in codecs], images, args.repeat)
