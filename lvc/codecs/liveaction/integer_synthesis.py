@@ -50,8 +50,8 @@ def integer_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     if torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled:
         try:
             return torch._int_mm(a, b)
-        except RuntimeError:  # oneDNN could not build its kernel (an address-space limit)
-            pass
+        except RuntimeError:  # no kernel: an address-space limit, or a PyTorch without a
+            pass              # CPU _int_mm (NotImplementedError is a RuntimeError)
     return torch.mm(a.double(), b.double()).to(torch.int32)
 
 
