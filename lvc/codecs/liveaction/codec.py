@@ -133,11 +133,6 @@ class LiVeActionBase(Codec):
 
     decode_memory = 4.0  # uint8/float output plus one tile of float work at a time
     device_decode = "synthesis"  # integer latents: only the synthesis network moves
-    integer_synthesis = False
-    """Synthesise on the CPU with int8 products (``integer_synthesis``): on for the image
-    model, whose wide products it speeds up 2x for 0.001-0.041 dB on Kodak; the signal
-    models' narrow ones gain little (a volume decode was slower) and 4-channel audio lost
-    0.2 dB."""
 
     lossless = False
 
@@ -186,7 +181,6 @@ class LiVeActionCodec(LiVeActionBase):
     default_quality = 4
     description = "LiVeAction (wavelet packet + tiny encoder, CPU-trained small decoder)"
     tile_size = TILE_SIZE
-    integer_synthesis = True
 
     def encode(self, media: Media, quality: int) -> Encoded:
         self.check_media(media)
@@ -234,7 +228,10 @@ class LiVeActionCodec(LiVeActionBase):
 
     def decode(self, header: Header, streams: list, device=None) -> Media:
         w, delta, channels, tiles = self._tiles(header, streams)
-        model, decoder = w.model_on(device), w.decoder_on(device, self.integer_synthesis)
+        # int8 products on the CPU (``integer_synthesis``): 2x faster for 0.001-0.041 dB on
+        # Kodak. Not for the signal models: their narrow products gain little (a volume
+        # decode was slower) and 4-channel audio lost 0.2 dB.
+        model, decoder = w.model_on(device), w.decoder_on(device)
         height, width = tuple(header.shape)[:2]
         with_alpha = channels in (2, 4)
         out = np.empty((height, width, channels), np.uint8)

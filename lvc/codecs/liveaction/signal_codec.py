@@ -66,14 +66,12 @@ def tile_latents(model, x: np.ndarray, tile: int) -> tuple:
             [analyse_signal(model, np.ascontiguousarray(x[(slice(None),) + b])) for b in boxes])
 
 
-def synthesise_signal(model, symbols: np.ndarray, delta: float, size: tuple,
-                      decoder=None) -> np.ndarray:
+def synthesise_signal(model, symbols: np.ndarray, delta: float, size: tuple) -> np.ndarray:
     """``(C, *size)`` float32 from a tile's integers ``(k, *latent axes)`` (not clamped:
-    a gained audio piece may exceed [-1, 1]; callers clip after undoing the scaling).
-    ``decoder``: as for ``codec.synthesise``."""
-    with stable_cpu(small_kernels=True, onednn_free=decoder is not None):
+    a gained audio piece may exceed [-1, 1]; callers clip after undoing the scaling)."""
+    with stable_cpu(small_kernels=True):
         latent = latent_tensor(model, symbols, delta)
-        return model.decode(latent, size=size, clamp=False, decoder=decoder)[0].cpu().numpy()
+        return model.decode(latent, size=size, clamp=False)[0].cpu().numpy()
 
 
 def _gains(header: Header, codec_id: str, count: int) -> list:
@@ -138,7 +136,7 @@ class LiVeActionSignalCodec(LiVeActionBase):
 
     def decode(self, header: Header, streams: list, device=None) -> Media:
         w = self.weights()
-        model, decoder = w.model_on(device), w.decoder_on(device, self.integer_synthesis)
+        model = w.model_on(device)
         k, delta = self._level(w, header.quality, CorruptStreamError)
         factor = w.model.config.factor
         shapes = self.piece_shapes(header)
@@ -158,8 +156,7 @@ class LiVeActionSignalCodec(LiVeActionBase):
                 latent = (k,) + tuple(-(-n // factor) for n in size)
                 symbols = decode_latents(next(stream), plane_shape(latent),
                                          w.tables[delta]).reshape(latent)
-                out[(slice(None),) + box] = synthesise_signal(model, symbols, delta, size,
-                                                               decoder)
+                out[(slice(None),) + box] = synthesise_signal(model, symbols, delta, size)
             pieces.append(out)
         stream.close()  # counts the last tile
         return Media(self.from_pieces(header, pieces), header.modality)

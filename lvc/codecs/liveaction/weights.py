@@ -123,7 +123,7 @@ class Weights:
     sha256: str
     path: Path
     entry: dict
-    on_device: dict = field(default_factory=dict)  # str(device) -> model copy; 'integer' -> decoder
+    on_device: dict = field(default_factory=dict)  # device -> model copy; "integer" -> decoder
 
     @property
     def fingerprint(self) -> bytes:
@@ -143,13 +143,13 @@ class Weights:
             self.on_device[str(device)] = copy.deepcopy(self.model).to(device)
         return self.on_device[str(device)]
 
-    def decoder_on(self, device=None, integer: bool = True):
-        """The decoder to synthesise with on ``device``: on the CPU, when ``integer``,
-        the integer-product one (``integer_synthesis``, made once); else None (the
-        float model's own, where ``model_on`` put it)."""
+    def decoder_on(self, device=None):
+        """The decoder to synthesise with on ``device``: on the CPU the integer-product
+        one (``integer_synthesis``, made once); elsewhere None (the float model's own,
+        where ``model_on`` put it)."""
         import torch
 
-        if not integer or torch.device(device or "cpu").type != "cpu":
+        if torch.device(device or "cpu").type != "cpu":
             return None
         if "integer" not in self.on_device:
             from .integer_synthesis import IntegerDecoder
